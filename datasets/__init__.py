@@ -1,0 +1,1 @@
+"""Dataset loaders and spike encoders for the recognition demos."""

@@ -1,0 +1,1 @@
+"""The integer on-chip learning engine (DESIGN.md section 6)."""

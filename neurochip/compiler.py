@@ -1,0 +1,533 @@
+"""Compile a :class:`Network` into a :class:`ChipProgram`.
+
+validate -> discretize -> split populations into blocks -> place blocks on
+cores and chips -> build compartment, synapse and routing tables -> resource
+report. Everything runs as array operations over all synapses at once.
+
+Limits (``limits=``):
+
+``"enforce"`` (default)
+    Populations are split until every block fits a core on its own, blocks are
+    packed only while the core's figures stay within every limit, and a
+    network that cannot be placed fails with an error naming the resource,
+    the amount needed and the limit.
+``"report"``
+    Compartments, profiles, formats and per-core voltage bounds are still
+    enforced (they describe what a core can hold at all); input axons, output
+    axons and synapse memory are counted and every excess is recorded in the
+    program's notes and resource report instead of failing. Use it to simulate
+    a network that real Loihi 1 could not hold, and see by how much.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from neurochip.allocators import Block, CoreFill, get_allocator
+from neurochip.cores.fixedpoint import resolve_sign_mode
+from neurochip.cores.resources import (
+    CAPACITY_RESOURCES,
+    CoreLimits,
+    ResourceReport,
+    bits_per_synapse,
+    synapse_list_bits,
+)
+from neurochip.cores.synapse import SIGN_MODE_CODE, SynapseFormat, delay_bits, encode_weights
+from neurochip.errors import ResourceError, ValidationError
+from neurochip.network import Network, Population, SpikeInput
+from neurochip.presets import get_preset
+from neurochip.program import ChipProgram, InputMap, PopulationMap, ProbeSpec, ProjectionMap
+
+LIMIT_MODES = ("enforce", "report")
+PROFILE_REGISTERS = ("du", "dv", "ds_offset", "dm_offset", "refractory", "vth_mant")
+
+
+def compile_network(
+    network: Network,
+    *,
+    chips: int | None = None,
+    allocator="greedy",
+    preset="loihi1",
+    limits: str = "enforce",
+) -> ChipProgram:
+    """Compile ``network`` onto ``chips`` chips of ``preset`` (None: as many as needed)."""
+    if limits not in LIMIT_MODES:
+        raise ValidationError(f"compile_network.limits: {limits!r} is not one of {LIMIT_MODES}")
+    if chips is not None and (isinstance(chips, bool) or not isinstance(chips, int) or chips < 1):
+        raise ValidationError(f"compile_network.chips: {chips!r} must be a positive integer or None")
+    preset = get_preset(preset)
+    alloc = get_allocator(allocator)
+    _validate(network)
+    flat = _discretize(network)
+    blocks = _split(network, flat, preset.core, limits == "enforce")
+    enforce = limits == "enforce"
+    placement = alloc.place(blocks, chips, preset.cores_per_chip, lambda: CoreFill(preset.core, enforce))
+    return _build(network, flat, blocks, placement, preset, alloc, limits, chips)
+
+
+# ------------------------------------------------------------------ validate
+
+
+def _validate(net: Network) -> None:
+    if not isinstance(net, Network):
+        raise ValidationError(f"compile_network: expected a Network, got {net!r}")
+    if not net.populations:
+        raise ValidationError(f"Network {net.name!r}: has no populations")
+    members = {id(o) for o in net.all_objects}
+    for proj in net.projections:
+        for end in ("pre", "post"):
+            obj = getattr(proj, end)
+            if id(obj) not in members:
+                raise ValidationError(f"{proj.label}.{end}: {obj.label} is not in Network {net.name!r}")
+    for probe in net.probes:
+        if id(probe.target) not in members:
+            raise ValidationError(
+                f"{probe.label}.target: {probe.target.label} is not in Network {net.name!r}"
+            )
+
+
+# ---------------------------------------------------------------- discretize
+
+
+@dataclass
+class _Flat:
+    """The network as flat integer arrays over neurons ("nid") and synapses."""
+
+    pop_start: np.ndarray  # nid range of each population
+    n_neurons: int
+    inp_start: np.ndarray  # input channel range of each SpikeInput
+    regs: dict[str, np.ndarray]  # per neuron
+    profile_id: np.ndarray  # per neuron, network-level profile
+    n_profiles: int
+    pop_core_regs: list[tuple[int, int]]
+    # synapses, in projection order
+    src: np.ndarray  # source id: nid, or n_neurons + input channel
+    tgt: np.ndarray  # target nid
+    weight: np.ndarray  # stored mantissa
+    delay: np.ndarray
+    fmt: np.ndarray  # network-level format id
+    formats: list[SynapseFormat]
+    proj_start: np.ndarray
+    weight_reports: list
+
+
+def _discretize(net: Network) -> _Flat:
+    pops, inputs = net.populations, net.inputs
+    pop_start = np.cumsum([0] + [p.n for p in pops])
+    inp_start = np.cumsum([0] + [i.n for i in inputs])
+    n = int(pop_start[-1])
+    regs = {
+        r: np.concatenate([p.register_array(r) for p in pops])
+        for r in Population.REGISTER_NAMES
+        if r not in ("vmin_exp", "vmax_exp")
+    }
+    rows = np.stack([regs[r] for r in PROFILE_REGISTERS], axis=1)
+    _, profile_id = np.unique(rows, axis=0, return_inverse=True)
+    profile_id = profile_id.reshape(-1).astype(np.int64)
+
+    pop_index = {id(p): k for k, p in enumerate(pops)}
+    inp_index = {id(i): k for k, i in enumerate(inputs)}
+    fmt_ids: dict[tuple, int] = {}
+    formats: list[SynapseFormat] = []
+    parts = {k: [] for k in ("src", "tgt", "weight", "delay", "fmt")}
+    reports = []
+    for proj in net.projections:
+        mode = proj.sign_mode or resolve_sign_mode(proj.weights)
+        stored, rep = encode_weights(proj.name, proj.weights, mode, proj.num_weight_bits)
+        reports.append(rep)
+        d = proj.delay_array()
+        f = SynapseFormat(mode, proj.num_weight_bits, proj.weight_exp, delay_bits(d.max(initial=0)))
+        if f.key() not in fmt_ids:
+            fmt_ids[f.key()] = len(formats)
+            formats.append(f)
+        if isinstance(proj.pre, SpikeInput):
+            src = n + inp_start[inp_index[id(proj.pre)]] + proj.pre_idx
+        else:
+            src = pop_start[pop_index[id(proj.pre)]] + proj.pre_idx
+        parts["src"].append(np.asarray(src, np.int64))
+        parts["tgt"].append(pop_start[pop_index[id(proj.post)]] + proj.post_idx)
+        parts["weight"].append(stored)
+        parts["delay"].append(d)
+        parts["fmt"].append(np.full(proj.n_synapses, fmt_ids[f.key()], np.int64))
+    cat = {k: (np.concatenate(v) if v else np.zeros(0, np.int64)).astype(np.int64) for k, v in parts.items()}
+    return _Flat(
+        pop_start=pop_start,
+        n_neurons=n,
+        inp_start=inp_start,
+        regs=regs,
+        profile_id=profile_id,
+        n_profiles=int(profile_id.max(initial=-1)) + 1,
+        pop_core_regs=[(int(p.vmin_exp), int(p.vmax_exp)) for p in pops],
+        formats=formats,
+        proj_start=np.cumsum([0] + [p.n_synapses for p in net.projections]),
+        weight_reports=reports,
+        **cat,
+    )
+
+
+# --------------------------------------------------------------------- split
+
+
+def _format_bits(flat: _Flat) -> np.ndarray:
+    return np.array(
+        [int(bits_per_synapse(f.num_weight_bits, f.delay_bits)) for f in flat.formats] or [0], np.int64
+    )
+
+
+def _per_chunk_distinct(chunk: np.ndarray, key: np.ndarray, n_chunks: int) -> np.ndarray:
+    """Number of distinct ``key`` values in each chunk."""
+    if chunk.size == 0:
+        return np.zeros(n_chunks, np.int64)
+    pairs = np.unique(chunk * (int(key.max()) + 1) + key)
+    return np.bincount(pairs // (int(key.max()) + 1), minlength=n_chunks)
+
+
+def _list_bits(chunk, src, fmt, fmt_bits, n_chunks) -> np.ndarray:
+    """Synapse memory per chunk: synapse lists grouped by (chunk, source axon, format)."""
+    if chunk.size == 0:
+        return np.zeros(n_chunks, np.int64)
+    nf = len(fmt_bits)
+    ns = int(src.max()) + 1
+    keys, counts = np.unique((chunk * ns + src) * nf + fmt, return_counts=True)
+    bits = synapse_list_bits(counts, fmt_bits[keys % nf])
+    return np.bincount(keys // (ns * nf), weights=bits, minlength=n_chunks).astype(np.int64)
+
+
+class _Splitter:
+    """Finds, per population, the largest block size that fits a core."""
+
+    def __init__(self, net: Network, flat: _Flat, limits: CoreLimits, enforce: bool):
+        self.net, self.flat, self.limits, self.enforce = net, flat, limits, enforce
+        self.fmt_bits = _format_bits(flat)
+        by_tgt = np.argsort(flat.tgt, kind="stable")
+        by_src = np.argsort(flat.src, kind="stable")
+        self.in_syn = np.split(by_tgt, np.searchsorted(flat.tgt[by_tgt], flat.pop_start[1:-1]))
+        self.out_syn = np.split(by_src, np.searchsorted(flat.src[by_src], flat.pop_start[1:-1]))
+        # neurons' own outgoing synapses only (inputs are not split)
+        self.out_syn = [s[flat.src[s] < flat.n_neurons] for s in self.out_syn]
+        self.pop_of_nid = np.repeat(np.arange(len(net.populations)), np.diff(flat.pop_start))
+        self.split_by = {
+            k: (
+                "block_size"
+                if p.block_size and p.block_size < min(limits.compartments, p.n)
+                else f"compartments (limit {limits.compartments} per core)"
+            )
+            for k, p in enumerate(net.populations)
+        }
+
+    def usage(self, k: int, size: int, sizes: list[int]) -> dict[str, np.ndarray]:
+        """Per-chunk resource use of population ``k`` cut into chunks of ``size``."""
+        f, start, n = self.flat, int(self.flat.pop_start[k]), self.net.populations[k].n
+        n_chunks = -(-n // size)
+        local = np.arange(n)
+        use = {
+            "compartments": np.bincount(local // size, minlength=n_chunks),
+            "profiles": _per_chunk_distinct(local // size, f.profile_id[start : start + n], n_chunks),
+        }
+        syn = self.in_syn[k]
+        chunk = (f.tgt[syn] - start) // size
+        use["formats"] = _per_chunk_distinct(chunk, f.fmt[syn], n_chunks)
+        if self.enforce:
+            use["in_axons"] = _per_chunk_distinct(chunk, f.src[syn], n_chunks)
+            use["synapse_bits"] = _list_bits(chunk, f.src[syn], f.fmt[syn], self.fmt_bits, n_chunks)
+            use["out_axons"] = self._out_axons(k, size, sizes)
+        return use
+
+    def _out_axons(self, k: int, size: int, sizes: list[int]) -> np.ndarray:
+        """Per chunk: sum over its neurons of distinct target blocks (>= distinct target cores)."""
+        f = self.flat
+        start, n = int(f.pop_start[k]), self.net.populations[k].n
+        n_chunks = -(-n // size)
+        syn = self.out_syn[k]
+        if syn.size == 0:
+            return np.zeros(n_chunks, np.int64)
+        sz = np.array(sizes, np.int64)
+        sz[k] = size
+        block_start = np.cumsum([0] + [-(-p.n // s) for p, s in zip(self.net.populations, sz, strict=True)])
+        tpop = self.pop_of_nid[f.tgt[syn]]
+        tblock = block_start[tpop] + (f.tgt[syn] - f.pop_start[tpop]) // sz[tpop]
+        pairs = np.unique((f.src[syn] - start) * int(block_start[-1]) + tblock)
+        per_neuron = np.bincount(pairs // int(block_start[-1]), minlength=n)
+        return np.bincount(np.arange(n) // size, weights=per_neuron, minlength=n_chunks).astype(np.int64)
+
+    def excess(self, k: int, size: int, sizes: list[int]):
+        """The first (resource, amount, limit) a chunk exceeds, or None."""
+        for r, use in self.usage(k, size, sizes).items():
+            lim = getattr(self.limits, r)
+            if use.max(initial=0) > lim:
+                return r, int(use.max()), lim
+        return None
+
+    def largest_fit(self, k: int, cap: int, sizes: list[int]) -> int:
+        """Largest block size <= cap whose blocks all fit a core; notes what bound it."""
+        first = self.excess(k, cap, sizes)
+        if first is None:
+            return cap
+        self.split_by[k] = f"{first[0].replace('_', ' ')} (limit {first[2]} per core)"
+        bad = self.excess(k, 1, sizes)
+        if bad is not None:
+            pop = self.net.populations[k]
+            r, amount, lim = bad
+            raise ResourceError(
+                f"{pop.label}: a single compartment needs {amount} {r.replace('_', ' ')} "
+                f"on its core; the limit is {lim}"
+            )
+        lo, hi = 1, cap  # lo fits, hi does not
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if self.excess(k, mid, sizes) is None:
+                lo = mid
+            else:
+                hi = mid
+        return lo
+
+
+def _split(net: Network, flat: _Flat, limits: CoreLimits, enforce: bool) -> list[Block]:
+    sp = _Splitter(net, flat, limits, enforce)
+    caps = [min(limits.compartments, p.block_size or limits.compartments, p.n) for p in net.populations]
+    sizes = list(caps)
+    for _ in range(64):  # sizes only shrink, so this settles
+        changed = False
+        for k in range(len(sizes)):
+            s = sp.largest_fit(k, sizes[k], sizes)
+            # equal chunks balance the cores when they fit as well
+            even = -(-net.populations[k].n // -(-net.populations[k].n // s))
+            if even != s and sp.excess(k, even, sizes) is None:
+                s = even
+            if s != sizes[k]:
+                sizes[k], changed = s, True
+        if not changed:
+            break
+    return _blocks(net, flat, sp, sizes)
+
+
+def _blocks(net, flat, sp: _Splitter, sizes) -> list[Block]:
+    blocks = []
+    for k, (pop, size) in enumerate(zip(net.populations, sizes, strict=True)):
+        start = int(flat.pop_start[k])
+        use = sp.usage(k, size, sizes) if sp.enforce else None
+        syn = sp.in_syn[k]
+        chunk_of_syn = (flat.tgt[syn] - start) // size
+        order = np.argsort(chunk_of_syn, kind="stable")
+        bounds = np.searchsorted(chunk_of_syn[order], np.arange(-(-pop.n // size) + 1))
+        for c, a in enumerate(range(0, pop.n, size)):
+            b = min(a + size, pop.n)
+            s = syn[order[bounds[c] : bounds[c + 1]]]
+            blocks.append(
+                Block(
+                    population=pop.name,
+                    pop_index=k,
+                    start=a,
+                    stop=b,
+                    core_regs=flat.pop_core_regs[k],
+                    profiles=np.unique(flat.profile_id[start + a : start + b]),
+                    formats=np.unique(flat.fmt[s]),
+                    in_sources=np.unique(flat.src[s]) if sp.enforce else None,
+                    synapse_bits=int(use["synapse_bits"][c]) if use else 0,
+                    out_axons=int(use["out_axons"][c]) if use else 0,
+                    split_by=sp.split_by[k],
+                )
+            )
+    return blocks
+
+
+# --------------------------------------------------------------------- build
+
+
+def _group_ranks(sorted_keys: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Rank of each element within its group (keys sorted, groups contiguous)."""
+    first = np.r_[0, np.flatnonzero(np.diff(group)) + 1]
+    starts = np.repeat(first, np.diff(np.r_[first, group.size]))
+    return np.arange(group.size) - starts
+
+
+def _build(net, flat: _Flat, blocks, placement, preset, alloc, limit_mode, chips) -> ChipProgram:
+    limits = preset.core
+    # cores in (chip, core) order; compartments in block order within a core
+    chip_core = np.array(placement, np.int64).reshape(-1, 2)
+    core_key = chip_core[:, 0] * preset.cores_per_chip + chip_core[:, 1]
+    used_keys, block_core = np.unique(core_key, return_inverse=True)
+    n_cores = used_keys.size
+    order = np.lexsort((np.arange(len(blocks)), block_core))
+    sizes = np.array([b.n for b in blocks], np.int64)
+    cx_of_nid = np.empty(flat.n_neurons, np.int64)
+    pos = 0
+    for bi in order:
+        b = blocks[bi]
+        s = int(flat.pop_start[b.pop_index])
+        cx_of_nid[s + b.start : s + b.stop] = np.arange(pos, pos + b.n)
+        pos += b.n
+    core_cx_start = np.r_[0, np.cumsum(np.bincount(block_core, weights=sizes, minlength=n_cores))].astype(
+        np.int64
+    )
+    n_cx = int(core_cx_start[-1])
+    nid_of_cx = np.empty(n_cx, np.int64)
+    nid_of_cx[cx_of_nid] = np.arange(flat.n_neurons)
+    cx_core = np.repeat(np.arange(n_cores), np.diff(core_cx_start))
+    core_regs = np.zeros((n_cores, 2), np.int64)
+    for bi, b in enumerate(blocks):
+        core_regs[block_core[bi]] = b.core_regs
+
+    # profiles: (core, network profile) -> row
+    prof_key = cx_core * max(flat.n_profiles, 1) + flat.profile_id[nid_of_cx]
+    prof_rows, cx_profile = np.unique(prof_key, return_inverse=True)
+    prof_core = prof_rows // max(flat.n_profiles, 1)
+    prof_nid = np.zeros(prof_rows.size, np.int64)
+    prof_nid[cx_profile] = nid_of_cx  # any neuron with that profile
+    # sources: compartments by global cx id, then input channels
+    gsrc = np.where(
+        flat.src < flat.n_neurons,
+        cx_of_nid[np.minimum(flat.src, max(flat.n_neurons - 1, 0))],
+        n_cx + flat.src - flat.n_neurons,
+    )
+    n_src = n_cx + int(flat.inp_start[-1])
+    tgt_cx = cx_of_nid[flat.tgt]
+    dcore = cx_core[tgt_cx]
+    # input axons: one per (destination core, source); synapses sorted by axon
+    axon_key = dcore * n_src + gsrc
+    syn_order = np.lexsort((tgt_cx, axon_key))
+    skey = axon_key[syn_order]
+    axon_keys, axon_first = np.unique(skey, return_index=True)
+    axon_core = axon_keys // n_src
+    axon_source = axon_keys % n_src
+    n_syn = skey.size
+    axon_syn_start = np.r_[axon_first, n_syn].astype(np.int64)
+    core_axon_start = np.searchsorted(axon_core, np.arange(n_cores + 1)).astype(np.int64)
+    axon_local = np.arange(axon_keys.size) - core_axon_start[axon_core]
+    # formats: (core, network format) -> row
+    nf = max(len(flat.formats), 1)
+    fmt_key = dcore[syn_order] * nf + flat.fmt[syn_order]
+    fmt_rows, syn_fmt = np.unique(fmt_key, return_inverse=True)
+    fmt_core, fmt_net = fmt_rows // nf, fmt_rows % nf
+    # routing: per source, its destination cores (sorted), and the axon it addresses there
+    route_order = np.lexsort((axon_core, axon_source))
+    route_core = axon_core[route_order]
+    route_axon = axon_local[route_order]
+    route_start = np.searchsorted(axon_source[route_order], np.arange(n_src + 1)).astype(np.int64)
+
+    fr = flat.formats
+    arrays = {
+        "core_chip": (used_keys // preset.cores_per_chip).astype(np.int32),
+        "core_index": (used_keys % preset.cores_per_chip).astype(np.int32),
+        "core_cx_start": core_cx_start,
+        "core_axon_start": core_axon_start,
+        "core_vmin_exp": core_regs[:, 0].astype(np.int32),
+        "core_vmax_exp": core_regs[:, 1].astype(np.int32),
+        "cx_profile": cx_profile.reshape(-1).astype(np.int32),
+        "cx_bias_mant": flat.regs["bias_mant"][nid_of_cx].astype(np.int32),
+        "cx_bias_exp": flat.regs["bias_exp"][nid_of_cx].astype(np.int32),
+        "cx_u_init": flat.regs["u_init"][nid_of_cx].astype(np.int32),
+        "cx_v_init": flat.regs["v_init"][nid_of_cx].astype(np.int32),
+        "profile_core": prof_core.astype(np.int32),
+        **{f"profile_{r}": flat.regs[r][prof_nid].astype(np.int32) for r in PROFILE_REGISTERS},
+        "fmt_core": fmt_core.astype(np.int32),
+        "fmt_sign_mode": np.array([SIGN_MODE_CODE[fr[i].sign_mode] for i in fmt_net], np.int8),
+        "fmt_weight_bits": np.array([fr[i].num_weight_bits for i in fmt_net], np.int8),
+        "fmt_weight_exp": np.array([fr[i].weight_exp for i in fmt_net], np.int8),
+        "fmt_delay_bits": np.array([fr[i].delay_bits for i in fmt_net], np.int8),
+        "axon_source": axon_source.astype(np.int64),
+        "axon_syn_start": axon_syn_start,
+        "syn_cx": (tgt_cx[syn_order] - core_cx_start[dcore[syn_order]]).astype(np.int16),
+        "syn_weight": flat.weight[syn_order].astype(np.int16),
+        "syn_fmt": syn_fmt.reshape(-1).astype(np.int32),
+        "syn_delay": flat.delay[syn_order].astype(np.int8),
+        "route_start": route_start,
+        "route_core": route_core.astype(np.int32),
+        "route_axon": route_axon.astype(np.int32),
+    }
+    slot_of_flat = np.empty(n_syn, np.int64)
+    slot_of_flat[syn_order] = np.arange(n_syn)
+
+    report = _resource_report(arrays, n_cores, cx_core, gsrc, dcore, limits, preset)
+    notes = _check_limits(report, limit_mode)
+    progs = [
+        ProjectionMap(
+            p.name, p.pre.name, p.post.name, slot_of_flat[flat.proj_start[k] : flat.proj_start[k + 1]]
+        )
+        for k, p in enumerate(net.projections)
+    ]
+    pops = [
+        PopulationMap(p.name, cx_of_nid[flat.pop_start[k] : flat.pop_start[k + 1]])
+        for k, p in enumerate(net.populations)
+    ]
+    inputs = [
+        InputMap(i.name, i.n, n_cx + int(flat.inp_start[k]), np.array(i.steps), np.array(i.indices))
+        for k, i in enumerate(net.inputs)
+    ]
+    probes = []
+    for pr in net.probes:
+        if pr.variable == "weights":
+            k = net.projections.index(pr.target)
+            index = progs[k].slot[pr.indices]
+        else:
+            index = pops[net.populations.index(pr.target)].cx[pr.indices]
+        probes.append(ProbeSpec(pr.name, pr.target.name, pr.variable, index, pr.sample_every))
+    for pop in net.populations:
+        if pop.discretization is not None:
+            notes.append(f"{pop.label} discretization: max rel. error {pop.discretization.max_rel_error:.2e}")
+    return ChipProgram(
+        preset=preset.name,
+        n_chips=int(chips) if chips is not None else int(arrays["core_chip"].max(initial=0)) + 1,
+        cores_per_chip=preset.cores_per_chip,
+        allocator=alloc.name,
+        limit_mode=limit_mode,
+        limits=limits,
+        arrays=arrays,
+        populations=pops,
+        inputs=inputs,
+        projections=progs,
+        probes=probes,
+        resources=report,
+        weight_reports=flat.weight_reports,
+        notes=notes,
+    )
+
+
+def _resource_report(a, n_cores, cx_core, gsrc, dcore, limits, preset) -> ResourceReport:
+    axon_core = np.repeat(np.arange(n_cores), np.diff(a["core_axon_start"]))
+    # output axons: route entries of the core's compartments
+    n_cx = cx_core.size
+    routes_per_src = np.diff(a["route_start"])[:n_cx]
+    # synapse memory: per (axon, format) lists
+    syn_axon = np.repeat(np.arange(a["axon_source"].size), np.diff(a["axon_syn_start"]))
+    bits = np.zeros(n_cores, np.int64)
+    if syn_axon.size:
+        nf = int(a["syn_fmt"].max()) + 1
+        keys, counts = np.unique(syn_axon * nf + a["syn_fmt"], return_counts=True)
+        f = keys % nf
+        each = bits_per_synapse(a["fmt_weight_bits"][f], a["fmt_delay_bits"][f])
+        bits = np.bincount(
+            axon_core[keys // nf], weights=synapse_list_bits(counts, each), minlength=n_cores
+        ).astype(np.int64)
+    usage = {
+        "compartments": np.diff(a["core_cx_start"]),
+        "in_axons": np.diff(a["core_axon_start"]),
+        "out_axons": np.bincount(cx_core, weights=routes_per_src, minlength=n_cores).astype(np.int64),
+        "synapse_bits": bits,
+        "profiles": np.bincount(a["profile_core"], minlength=n_cores),
+        "formats": np.bincount(a["fmt_core"], minlength=n_cores),
+    }
+    usage = {k: np.asarray(v, np.int64) for k, v in usage.items()}
+    return ResourceReport(a["core_chip"].astype(np.int64), a["core_index"].astype(np.int64), usage, limits)
+
+
+def _check_limits(report: ResourceReport, mode: str) -> list[str]:
+    notes = []
+    worst: dict[str, tuple[int, int, int, int]] = {}
+    count: dict[str, int] = {}
+    for chip, core, r, used, lim in report.violations():
+        if mode == "enforce" or r not in CAPACITY_RESOURCES:
+            raise ResourceError(
+                f"chip {chip} core {core}: {r.replace('_', ' ')} {used} exceeds the limit {lim}"
+            )
+        count[r] = count.get(r, 0) + 1
+        if r not in worst or used > worst[r][2]:
+            worst[r] = (chip, core, used, lim)
+    for r, (chip, core, used, lim) in worst.items():
+        notes.append(
+            f"limit exceeded (report mode): {r.replace('_', ' ')} on {count[r]} of {report.n_cores} cores, "
+            f"worst {used} > {lim} (chip {chip} core {core}); real Loihi 1 could not hold this placement"
+        )
+    return notes

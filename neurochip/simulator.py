@@ -1,0 +1,176 @@
+"""The simulator facade: compile if needed, build a backend, run, collect results."""
+
+from __future__ import annotations
+
+import platform
+import time
+
+import numpy as np
+
+from neurochip.errors import BackendError, ValidationError
+from neurochip.network import Network
+from neurochip.program import ChipProgram
+from neurochip.results import Results, SpikeData, StateData, positions_in
+
+
+def _brian2_backend(target):
+    def make(program):
+        from neurochip.cores.brian2_backend import Brian2Backend
+
+        return Brian2Backend(program, target=target)
+
+    return make
+
+
+# Backends by name. "auto" is Brian2 with the cython target when a C compiler
+# works, and the numpy target (with a warning) when none does.
+BACKENDS = {
+    "auto": _brian2_backend("auto"),
+    "cython": _brian2_backend("cython"),
+    "numpy": _brian2_backend("numpy"),
+}
+
+
+def register_backend(name: str, factory) -> None:
+    """Add a backend: ``factory(program)`` returns an object with the Brian2Backend methods."""
+    BACKENDS[name] = factory
+
+
+class Simulator:
+    """Runs a :class:`ChipProgram` (or compiles a :class:`Network` first).
+
+    Use as a context manager; ``run(steps)`` can be called repeatedly and
+    continues where the last call stopped, giving the same results as one
+    longer run.
+
+    Parameters
+    ----------
+    program_or_network : ChipProgram or Network
+    backend : str
+        One of :data:`BACKENDS`: ``"auto"`` (default), ``"cython"``, ``"numpy"``.
+    seed : int, optional
+        Fixes every random choice of a run (the compartment and synapse
+        dynamics themselves are deterministic).
+    **compile_options
+        Passed to :func:`neurochip.compile_network` when given a Network.
+    """
+
+    def __init__(
+        self, program_or_network, *, backend: str = "auto", seed: int | None = None, **compile_options
+    ):
+        from neurochip.compiler import compile_network
+
+        t0 = time.perf_counter()
+        if isinstance(program_or_network, Network):
+            program = compile_network(program_or_network, **compile_options)
+        elif isinstance(program_or_network, ChipProgram):
+            if compile_options:
+                raise ValidationError(
+                    f"Simulator: compile options {sorted(compile_options)} given with a compiled program"
+                )
+            program = program_or_network
+        else:
+            raise ValidationError(f"Simulator: expected a Network or ChipProgram, got {program_or_network!r}")
+        if backend not in BACKENDS:
+            raise ValidationError(f"Simulator.backend: {backend!r} is not one of {sorted(BACKENDS)}")
+        self.program = program
+        self.backend_name = backend
+        self.seed = seed
+        self.compile_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        self._backend = BACKENDS[backend](program)
+        self.build_s = time.perf_counter() - t0
+        self.run_s = 0.0
+        self._closed = False
+
+    @property
+    def steps(self) -> int:
+        """Steps run so far."""
+        return self._backend.steps
+
+    def run(self, steps: int) -> None:
+        if self._closed:
+            raise BackendError("Simulator.run: the simulator is closed")
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+            raise ValidationError(f"Simulator.run.steps: {steps!r} must be a non-negative integer")
+        t0 = time.perf_counter()
+        self._backend.run(int(steps))
+        self.run_s += time.perf_counter() - t0
+
+    @property
+    def results(self) -> Results:
+        """A snapshot of everything recorded so far."""
+        if self._closed:
+            raise BackendError("Simulator.results: the simulator is closed")
+        p, b = self.program, self._backend
+        counts = b.spike_counts()
+        probes: dict = {}
+        spikes = None
+        pop_of_probe = {pop.name: pop for pop in p.populations}
+        for spec in p.probes:
+            if spec.variable == "spikes":
+                if spikes is None:
+                    spikes = b.spikes()
+                pop = pop_of_probe[spec.target]
+                neurons = positions_in(pop.cx, spec.index)
+                sel = np.isin(spikes[1], spec.index)
+                probes[spec.name] = SpikeData(
+                    spec.name, spec.target, neurons, spikes[0][sel], positions_in(pop.cx, spikes[1][sel])
+                )
+            else:
+                steps, data = b.probe(spec)
+                if spec.variable == "weights":
+                    slots = p.projection(spec.target).slot
+                    indices = positions_in(slots, spec.index)
+                else:
+                    indices = positions_in(pop_of_probe[spec.target].cx, spec.index)
+                probes[spec.name] = StateData(spec.name, spec.target, spec.variable, indices, steps, data)
+        return Results(
+            steps=self.steps,
+            probes=probes,
+            spike_counts={pop.name: counts[pop.cx] for pop in p.populations},
+            resources=p.resources,
+            metadata=self._metadata(),
+            weight_reports=list(p.weight_reports),
+            notes=list(p.notes),
+        )
+
+    def _metadata(self) -> dict:
+        import brian2
+
+        from neurochip import __version__
+
+        p = self.program
+        return {
+            "neurochip": __version__,
+            "brian2": brian2.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+            "backend": self.backend_name,
+            "target": getattr(self._backend, "target", self.backend_name),
+            "seed": self.seed,
+            "steps": self.steps,
+            "preset": p.preset,
+            "allocator": p.allocator,
+            "limit_mode": p.limit_mode,
+            "chips": p.n_chips,
+            "chips_used": p.n_chips_used,
+            "cores": p.n_cores,
+            "compartments": p.n_compartments,
+            "synapses": p.n_synapses,
+            "compile_s": round(self.compile_s, 4),
+            "build_s": round(self.build_s, 4),
+            "run_s": round(self.run_s, 4),
+        }
+
+    def close(self) -> None:
+        """Free the backend; the simulator cannot run afterwards."""
+        if not self._closed:
+            self._backend.close()
+            self._closed = True
+
+    def __enter__(self) -> Simulator:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,1 @@
+"""Topology, addressing and routing tables of cores, chips and boards."""
