@@ -111,23 +111,26 @@ class Brian2Backend:
         self.clock = b2.Clock(dt=1 * ms, name="nc_clock")
         regs = cm.register_values(p.compartment_registers())
         n_cx = p.n_compartments
-        lines = [f"{v} : integer" for v in cm.STATE_VARIABLES]
-        for name in cm.REGISTER_VARIABLES:
+        # with every refractory register at 1, the counter c stays 0: leave it out
+        refractory = bool((regs["ref"] > 1).any())
+        if not refractory:
+            regs.pop("ref")
+        lines = [f"{v} : integer" for v in cm.STATE_VARIABLES if refractory or v != "c"]
+        for name in regs:
             flag = ", shared" if uniform(regs[name]) else ""
             lines.append(f"{name} : integer (constant{flag})")
         cx = b2.NeuronGroup(
             n_cx,
             "\n".join(lines),
             threshold=cm.THRESHOLD,
-            reset=cm.RESET,
+            reset=cm.reset_code(refractory),
             namespace=cm.brian2_functions(),
             dtype={"q": np.int64},
             clock=self.clock,
             name="cx",
         )
-        cx.run_regularly(cm.UPDATE, when="groups", name="cx_update")
-        for name in cm.REGISTER_VARIABLES:
-            val = regs[name]
+        cx.run_regularly(cm.update_code(refractory), when="groups", name="cx_update")
+        for name, val in regs.items():
             setattr(cx, name, int(val.flat[0]) if uniform(val) else val)
         cx.u = np.asarray(p.arrays["cx_u_init"], np.int64)
         cx.v = np.asarray(p.arrays["cx_v_init"], np.int64)
@@ -166,9 +169,11 @@ class Brian2Backend:
             self.syn.append(s)
             objects.append(s)
 
-        record = any(pr.variable == "spikes" for pr in p.probes)
-        self.spike_mon = b2.SpikeMonitor(cx, record=record, name="spikes")
-        objects.append(self.spike_mon)
+        # spikes are counted by the reset; a monitor only records them for spike probes
+        self.spike_mon = None
+        if any(pr.variable == "spikes" for pr in p.probes):
+            self.spike_mon = b2.SpikeMonitor(cx, record=True, name="spikes")
+            objects.append(self.spike_mon)
         self.state_mons = self._state_monitors()
         objects += [m for m, _ in self.state_mons.values()]
         self.net = b2.Network(*objects, name="neurochip")
@@ -239,7 +244,7 @@ class Brian2Backend:
 
     # ---------------------------------------------------------------- results
     def spike_counts(self) -> np.ndarray:
-        return np.asarray(self.spike_mon.count[:], np.int64)
+        return np.asarray(self.cx.nspk[:], np.int64)
 
     def spikes(self) -> tuple[np.ndarray, np.ndarray]:
         """(step, compartment) of every spike, steps from 1."""

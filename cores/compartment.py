@@ -20,9 +20,10 @@ CLAMP = "nc_clamp"
 
 CYTHON = {
     DECAY: f"""
-cdef inline int64_t {DECAY}(int64_t x, int64_t kept) noexcept nogil:
-    # sign(x) * ((|x| * kept) >> 12), branch-free: s is 0 or -1
-    cdef int64_t p = x * kept
+cdef inline int64_t {DECAY}(int32_t x, int32_t kept) noexcept nogil:
+    # sign(x) * ((|x| * kept) >> 12), branch-free: s is 0 or -1. The arguments
+    # are 32-bit (|x| < 2**25, kept <= 4096) so the widening multiply vectorises.
+    cdef int64_t p = (<int64_t>x) * kept
     cdef int64_t s = p >> 63
     return ((((p ^ s) - s) >> {fp.DECAY_BITS}) ^ s) - s
 """,
@@ -51,16 +52,25 @@ N_ARGS = {DECAY: 2, WRAP: 2, CLAMP: 3}
 #   bias    bias_mant * 2**bias_exp;  vth = vth_mant * 2**6
 #   vmin, vmax  the core's voltage bounds;  ref = refractory register
 REGISTER_VARIABLES = ("ku", "kv", "bias", "vth", "vmin", "vmax", "ref")
-STATE_VARIABLES = ("q", "u", "v", "c")
+STATE_VARIABLES = ("q", "u", "v", "c", "nspk")
 
-UPDATE = f"""
-u = {WRAP}({DECAY}(u, ku) + {WRAP}(q, {fp.Q_BITS}), {fp.U_BITS})
-v = {CLAMP}({DECAY}(v, kv) + u + bias, vmin, vmax) * int(c <= 0)
-c = c - int(c > 0)
-q = 0
-"""
+
+def update_code(refractory: bool) -> str:
+    """The per-step update; without any refractory compartment the counter c is left out."""
+    hold = " * int(c <= 0)\nc = c - int(c > 0)" if refractory else ""
+    return (
+        f"u = {WRAP}({DECAY}(u, ku) + {WRAP}(q, {fp.Q_BITS}), {fp.U_BITS})\n"
+        f"v = {CLAMP}({DECAY}(v, kv) + u + bias, vmin, vmax){hold}\n"
+        "q = 0"
+    )
+
+
+def reset_code(refractory: bool) -> str:
+    """On a spike: v <- 0, count it, and load the refractory counter."""
+    return "v = 0\nnspk += 1" + ("\nc = ref - 1" if refractory else "")
+
+
 THRESHOLD = "v > vth"
-RESET = "v = 0\nc = ref - 1"
 ON_PRE = "q_post += w"
 
 

@@ -85,3 +85,20 @@ def test_refractory_holds_v_at_zero(target):
     for k, r in enumerate([1, 3, 7]):
         assert np.all(np.diff(np.flatnonzero(s[:, k])) == r)
     assert_match(net, res, steps=40)
+
+
+@pytest.mark.parametrize("refractory", [1, 4], ids=["no_refractoriness", "refractory"])
+def test_uniform_registers_with_and_without_refractoriness(target, refractory):
+    """Uniform registers are Brian2 shared scalars; with refractory 1 everywhere the
+    backend leaves the refractory counter out of the update. Both match the reference."""
+    rng = np.random.default_rng(3000 + refractory)
+    net = random_network(rng, uniform=True, steps=STEPS)
+    for p in net.populations:
+        # bias 300 * 2**4 = 4800 exceeds the threshold 50 * 2**6 = 3200: spikes every
+        # `refractory` steps unless synaptic input pulls v down
+        p.refractory, p.vth_mant, p.bias_mant, p.bias_exp = refractory, 50, 300, 4
+    res = run(net, target)
+    _, _, rs = assert_match(net, res)
+    assert rs.sum() > 0
+    counts = np.concatenate([res.spike_counts[p.name] for p in net.populations])
+    np.testing.assert_array_equal(counts, rs.sum(axis=0))
