@@ -12,7 +12,10 @@ random fan-in exceeds Loihi 1's axon and synapse-memory limits, so it is
 compiled with ``limits="report"`` and the excess is printed.
 
 Each size runs in a fresh process (clean timings and peak RSS). Prints a table
-and writes JSON (one record per size).
+and writes JSON (one record per size). With ``--backend cpp_standalone``,
+``setup_s`` includes generating and compiling the C++ project, ``run_s`` is
+the binary's wall time and ``net_run_s`` the network time inside it (the peers'
+conventions for standalone runs).
 
     python benchmarks/chip_random.py                       # N = 1,024 / 16,384 / 131,072
     python benchmarks/chip_random.py --N 131072 --reps 3 --out results.json
@@ -114,6 +117,13 @@ def one(N: int, K: int, T: int, backend: str) -> dict:
     sim.run(T)
     run_s = time.perf_counter() - t0
     results = sim.results
+    extra = {}
+    if backend == "cpp_standalone":
+        # as the peers report standalone runs: build+compile apart, run = the binary's wall time
+        m = results.metadata
+        extra = dict(run_call_s=round(run_s, 4), net_run_s=m["backend_net_run_s"])
+        setup_s += m["backend_compile_s"]
+        run_s = m["backend_binary_s"]
     spikes = results.total_spikes
     sim.close()
     expected = EXPECTED_SPIKES.get(N) if (K, T) == (64, 1000) else None
@@ -144,6 +154,7 @@ def one(N: int, K: int, T: int, backend: str) -> dict:
         brian2=results.metadata["brian2"],
         neurochip=nc.__version__,
         host_cpus=os.cpu_count(),
+        **extra,
     )
 
 
@@ -190,7 +201,7 @@ def main(argv=None) -> int:
     ap.add_argument("--N", type=int, nargs="+", default=[1024, 16384, 131072])
     ap.add_argument("--K", type=int, default=64)
     ap.add_argument("--T", type=int, default=1000)
-    ap.add_argument("--backend", default="cython")
+    ap.add_argument("--backend", default="cython", help="cython (default), numpy or cpp_standalone")
     ap.add_argument("--reps", type=int, default=1, help="runs per size (each in a fresh process)")
     ap.add_argument("--out", default="benchmarks/results/chip_random.json")
     ap.add_argument("--check-peers", metavar="DIR", help="verify the workload against the peers' definition")

@@ -39,23 +39,25 @@ def main(argv=None) -> int:
     ap.add_argument("--peers-dir", required=True)
     ap.add_argument("--N", type=int, default=131072)
     ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--backend", default="cython")
+    ap.add_argument("--backend", action="append", help="neurochip backend(s); default cython")
     ap.add_argument("--peer", action="append", default=[], metavar="NAME=PYTHON:SCRIPT:ARGS")
     ap.add_argument("--out", default="benchmarks/results/compare_peers.json")
     a = ap.parse_args(argv)
     peers_dir = Path(a.peers_dir).resolve()
     cache = Path(tempfile.mkdtemp(prefix="nc_peer_cache_"))
     commands = {
-        "neurochip": [
+        f"neurochip-{b}": [
             sys.executable,
             str(HERE / "chip_random.py"),
             "--one",
             "--N",
             str(a.N),
             "--backend",
-            a.backend,
-        ],
+            b,
+        ]
+        for b in (a.backend or ["cython"])
     }
+    ours = list(commands)
     for spec in a.peer:
         name, rest = spec.split("=", 1)
         python, script, args = rest.split(":", 2)
@@ -77,18 +79,27 @@ def main(argv=None) -> int:
                 flush=True,
             )
     med = {n: statistics.median(r["run_s"] for r in rs) for n, rs in runs.items()}
+    net = {n: statistics.median(r["net_run_s"] for r in rs) for n, rs in runs.items() if "net_run_s" in rs[0]}
     summary = {
         "N": a.N,
         "reps": a.reps,
         "median_run_s": med,
-        "ratio_neurochip_over": {n: round(med["neurochip"] / med[n], 3) for n in med if n != "neurochip"},
+        "median_net_run_s": net,
+        "ratios": {f"{o} / {n}": round(med[o] / med[n], 3) for o in ours for n in med if n not in ours},
         "spikes": {n: sorted({r["spikes"] for r in rs}) for n, rs in runs.items()},
         "runs": runs,
     }
-    print(f"{'simulator':<24} {'median run s':>12} {'neurochip / it':>15} {'spikes':>10}")
+    peers = [n for n in med if n not in ours]
+    print(
+        f"{'simulator':<26} {'run s':>8} {'in-binary s':>12} {'spikes':>10}  "
+        + "  ".join(f"{o.split('-', 1)[1]}/it" for o in ours)
+    )
     for n, m in med.items():
-        ratio = "" if n == "neurochip" else f"{med['neurochip'] / m:.3f}"
-        print(f"{n:<24} {m:>12.3f} {ratio:>15} {summary['spikes'][n][0]:>10}")
+        ratios = (
+            "  ".join(f"{med[o] / m:>{len(o.split('-', 1)[1]) + 3}.3f}" for o in ours) if n in peers else ""
+        )
+        inb = f"{net[n]:.3f}" if n in net else "-"
+        print(f"{n:<26} {m:>8.3f} {inb:>12} {summary['spikes'][n][0]:>10}  {ratios}")
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(summary, indent=1))
     print(f"wrote {a.out}")

@@ -3,9 +3,9 @@
 One place holds the equations the Brian2 backend runs. Brian2 code strings
 have no shift or bitwise operators, and integer ``//`` and ``%`` compile with
 Python semantics in the cython target (slow), so the three integer primitives
-are Brian2 ``Function``s with per-target code: branch-free C for cython (real
-shifts and masks, inlined) and the numpy definitions of
-:mod:`neurochip.cores.fixedpoint` for the numpy target.
+are Brian2 ``Function``s with per-target code: branch-free C for cython and C++
+for cpp_standalone (real shifts and masks, inlined) and the numpy definitions
+of :mod:`neurochip.cores.fixedpoint` for the numpy target.
 """
 
 from __future__ import annotations
@@ -36,6 +36,30 @@ cdef inline int64_t {WRAP}(int64_t x, int64_t bits) noexcept nogil:
     CLAMP: f"""
 cdef inline int64_t {CLAMP}(int64_t x, int64_t lo, int64_t hi) noexcept nogil:
     return lo if x < lo else (hi if x > hi else x)
+""",
+}
+
+
+# The same functions in C++ for the cpp_standalone device (real shifts and masks;
+# >> of a negative int64 is arithmetic in GCC and Clang, and defined from C++20).
+CPP = {
+    DECAY: f"""
+static inline int64_t {DECAY}(const int32_t x, const int32_t kept) {{
+    const int64_t p = (int64_t)x * kept;
+    const int64_t s = p >> 63;
+    return ((((p ^ s) - s) >> {fp.DECAY_BITS}) ^ s) - s;
+}}
+""",
+    WRAP: f"""
+static inline int64_t {WRAP}(const int64_t x, const int64_t bits) {{
+    const uint64_t h = (uint64_t)1 << (bits - 1);
+    return (int64_t)((((uint64_t)x + h) & (2 * h - 1)) - h);
+}}
+""",
+    CLAMP: f"""
+static inline int64_t {CLAMP}(const int64_t x, const int64_t lo, const int64_t hi) {{
+    return x < lo ? lo : (x > hi ? hi : x);
+}}
 """,
 }
 
@@ -89,6 +113,7 @@ def brian2_functions() -> dict:
             stateless=True,
         )
         f.implementations.add_implementation("cython", CYTHON[name], name=name)
+        f.implementations.add_implementation("cpp", CPP[name], name=name)
         funcs[name] = f
     return funcs
 

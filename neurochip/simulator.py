@@ -23,11 +23,14 @@ def _brian2_backend(target):
 
 
 # Backends by name. "auto" is Brian2 with the cython target when a C compiler
-# works, and the numpy target (with a warning) when none does.
+# works, and the numpy target (with a warning) when none does. "cpp_standalone"
+# compiles the whole run into a C++ binary (fastest for long runs; continuing
+# a run re-simulates from step 1).
 BACKENDS = {
     "auto": _brian2_backend("auto"),
     "cython": _brian2_backend("cython"),
     "numpy": _brian2_backend("numpy"),
+    "cpp_standalone": _brian2_backend("cpp_standalone"),
 }
 
 
@@ -47,7 +50,8 @@ class Simulator:
     ----------
     program_or_network : ChipProgram or Network
     backend : str
-        One of :data:`BACKENDS`: ``"auto"`` (default), ``"cython"``, ``"numpy"``.
+        One of :data:`BACKENDS`: ``"auto"`` (default), ``"cython"``, ``"numpy"``,
+        ``"cpp_standalone"``.
     seed : int, optional
         Fixes every random choice of a run (the compartment and synapse
         dynamics themselves are deterministic).
@@ -161,6 +165,7 @@ class Simulator:
             "compile_s": round(self.compile_s, 4),
             "build_s": round(self.build_s, 4),
             "run_s": round(self.run_s, 4),
+            **{f"backend_{k}": round(v, 4) for k, v in getattr(self._backend, "timings", {}).items()},
         }
 
     def close(self) -> None:
