@@ -21,13 +21,14 @@ from neurochip.cores.discretize import (
 from neurochip.cores.fixedpoint import REGISTER_DEFAULTS, REGISTERS, SIGN_MODES
 from neurochip.errors import ValidationError
 from neurochip.params import (
+    ChoiceParam,
+    CountParam,
     RegisterParam,
     as_int_array,
     check_choice,
     check_count,
     check_name,
     check_range,
-    check_register,
 )
 
 _context = threading.local()
@@ -111,6 +112,7 @@ class Population(NetworkObject):
     vmax_exp = RegisterParam(per_neuron=False)
     u_init = RegisterParam()
     v_init = RegisterParam()
+    block_size = CountParam(optional=True)
 
     REGISTER_NAMES = tuple(REGISTER_DEFAULTS)
 
@@ -125,7 +127,7 @@ class Population(NetworkObject):
         self.name = check_name("Population", name if name is not None else _auto_name(self.kind))
         for reg in self.REGISTER_NAMES:
             setattr(self, reg, registers.get(reg, REGISTER_DEFAULTS[reg]))
-        self.block_size = None if block_size is None else check_count(self.label, "block_size", block_size)
+        self.block_size = block_size
         self.discretization: DiscretizationReport | None = None
         NetworkObject.__init__(self, self.name)
 
@@ -245,6 +247,10 @@ class Projection(NetworkObject):
 
     kind = "projection"
 
+    weight_exp = RegisterParam(per_neuron=False)
+    num_weight_bits = RegisterParam(per_neuron=False)
+    sign_mode = ChoiceParam(SIGN_MODES, optional=True)
+
     def __init__(
         self,
         pre,
@@ -257,7 +263,8 @@ class Projection(NetworkObject):
         delay=0,
         name: str | None = None,
     ):
-        label = f"Projection {name!r}"
+        self.name = check_name("Projection", name if name is not None else _auto_name(self.kind))
+        label = self.label
         if not isinstance(pre, (Population, SpikeInput)):
             raise ValidationError(f"{label}.pre: expected a Population or SpikeInput, got {pre!r}")
         if not isinstance(post, Population):
@@ -283,10 +290,8 @@ class Projection(NetworkObject):
             w = wd[post_idx, pre_idx]
         if np.abs(w).max(initial=0) > np.iinfo(np.int32).max:
             raise ValidationError(f"{label}.weights: mantissas beyond the 32-bit range")
-        self.weight_exp = check_register(label, "weight_exp", weight_exp, "weight_exp")
-        self.num_weight_bits = check_register(label, "num_weight_bits", num_weight_bits, "num_weight_bits")
-        if sign_mode is not None:
-            check_choice(label, "sign_mode", sign_mode, SIGN_MODES)
+        self.weight_exp = weight_exp
+        self.num_weight_bits = num_weight_bits
         self.sign_mode = sign_mode
         d = as_int_array(label, "delay", delay)
         if d.ndim:
@@ -303,7 +308,7 @@ class Projection(NetworkObject):
         self.delays = np.broadcast_to(d, w.shape).astype(np.int64) if d.ndim else int(d)
         for a in (self.pre_idx, self.post_idx, self.weights):
             a.setflags(write=False)
-        super().__init__(name)
+        super().__init__(self.name)
 
     @property
     def n_synapses(self) -> int:
@@ -327,8 +332,11 @@ class Probe(NetworkObject):
 
     kind = "probe"
 
+    sample_every = CountParam()
+
     def __init__(self, target, variable: str, *, indices=None, sample_every: int = 1, name=None):
-        label = f"Probe {name!r}"
+        self.name = check_name("Probe", name if name is not None else _auto_name(self.kind))
+        label = self.label
         allowed = next((v for t, v in PROBE_VARIABLES.items() if isinstance(target, t)), None)
         if allowed is None:
             raise ValidationError(f"{label}.target: expected a Population or Projection, got {target!r}")
@@ -342,8 +350,8 @@ class Probe(NetworkObject):
             check_range(label, "indices", idx, 0, size - 1, f"index into {target.label}")
         idx.setflags(write=False)
         self.indices = idx
-        self.sample_every = check_count(label, "sample_every", sample_every)
-        super().__init__(name)
+        self.sample_every = sample_every
+        super().__init__(self.name)
 
 
 class Network:

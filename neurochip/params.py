@@ -96,20 +96,11 @@ def check_name(label: str, value) -> str:
     return value
 
 
-class RegisterParam:
-    """A hardware register attribute, validated on every assignment.
-
-    ``per_neuron=True`` allows one value per compartment (an array of the
-    owner's size) where the hardware has per-compartment values.
-    """
-
-    def __init__(self, register: str | None = None, per_neuron: bool = True):
-        self.register = register
-        self.per_neuron = per_neuron
+class Param:
+    """An attribute validated on every assignment (the owner has a ``label``)."""
 
     def __set_name__(self, owner, name):
         self.name = name
-        self.register = self.register or name
 
     def __get__(self, obj, objtype=None):
         if obj is None:
@@ -117,5 +108,52 @@ class RegisterParam:
         return obj.__dict__[self.name]
 
     def __set__(self, obj, value):
+        obj.__dict__[self.name] = self.check(obj, value)
+
+    def check(self, obj, value):
+        raise NotImplementedError
+
+
+class RegisterParam(Param):
+    """A hardware register attribute.
+
+    ``per_neuron=True`` allows one value per compartment (an array of the
+    owner's size ``n``) where the hardware has per-compartment values.
+    """
+
+    def __init__(self, register: str | None = None, per_neuron: bool = True):
+        self.register = register
+        self.per_neuron = per_neuron
+
+    def __set_name__(self, owner, name):
+        super().__set_name__(owner, name)
+        self.register = self.register or name
+
+    def check(self, obj, value):
         size = obj.n if self.per_neuron else None
-        obj.__dict__[self.name] = check_register(obj.label, self.name, value, self.register, size)
+        return check_register(obj.label, self.name, value, self.register, size)
+
+
+class CountParam(Param):
+    """A positive integer, or None when ``optional``."""
+
+    def __init__(self, optional: bool = False):
+        self.optional = optional
+
+    def check(self, obj, value):
+        if value is None and self.optional:
+            return None
+        return check_count(obj.label, self.name, value)
+
+
+class ChoiceParam(Param):
+    """One of a fixed set of strings, or None when ``optional``."""
+
+    def __init__(self, choices, optional: bool = False):
+        self.choices = tuple(choices)
+        self.optional = optional
+
+    def check(self, obj, value):
+        if value is None and self.optional:
+            return None
+        return check_choice(obj.label, self.name, value, self.choices)
