@@ -75,6 +75,28 @@ def synapse_list_bits(n_synapses, bits_each) -> np.ndarray:
     return full * run_bits(SYN_RUN_MAX) + np.where(rest > 0, run_bits(rest), 0)
 
 
+def synapse_bits_per_core(list_core, list_fmt, list_len, fmt_bits, n_cores: int) -> np.ndarray:
+    """Synapse memory of each core from its synapse lists (one per input axon and format).
+
+    Equal to summing :func:`synapse_list_bits` over the lists, computed from
+    counts per (core, format) and (core, format, last-run length) so that it
+    stays cheap for millions of lists.
+    """
+    nf = len(fmt_bits)
+    if nf == 0:  # no synapses at all
+        return np.zeros(n_cores, np.int64)
+    key = np.asarray(list_core, np.int64) * nf + np.asarray(list_fmt, np.int64)
+    n = np.asarray(list_len, np.int64)
+    full = np.bincount(key, weights=n // SYN_RUN_MAX, minlength=n_cores * nf).reshape(n_cores, nf)
+    rest = np.bincount(key * SYN_RUN_MAX + n % SYN_RUN_MAX, minlength=n_cores * nf * SYN_RUN_MAX)
+    rest = rest.reshape(n_cores, nf, SYN_RUN_MAX)
+    k = np.arange(SYN_RUN_MAX)
+    per_rest = synapse_list_bits(k[None, :], np.asarray(fmt_bits, np.int64)[:, None])  # (nf, 64)
+    per_full = synapse_list_bits(SYN_RUN_MAX, np.asarray(fmt_bits, np.int64))  # (nf,)
+    total = full @ per_full + np.einsum("cfk,fk->c", rest, per_rest)
+    return np.rint(total).astype(np.int64)
+
+
 @dataclass
 class ResourceReport:
     """Per-core resource use of a placed program, with the limits it is held to."""

@@ -32,6 +32,7 @@ from neurochip.cores.resources import (
     CoreLimits,
     ResourceReport,
     bits_per_synapse,
+    synapse_bits_per_core,
     synapse_list_bits,
 )
 from neurochip.cores.synapse import SIGN_MODE_CODE, SynapseFormat, delay_bits, encode_weights
@@ -151,7 +152,9 @@ def _discretize(net: Network) -> _Flat:
         parts["weight"].append(stored)
         parts["delay"].append(d)
         parts["fmt"].append(np.full(proj.n_synapses, fmt_ids[f.key()], np.int64))
-    cat = {k: (np.concatenate(v) if v else np.zeros(0, np.int64)).astype(np.int64) for k, v in parts.items()}
+    cat = {
+        k: (np.concatenate(v) if v else np.zeros(0)).astype(np.int64, copy=False) for k, v in parts.items()
+    }
     return _Flat(
         pop_start=pop_start,
         n_neurons=n,
@@ -195,19 +198,27 @@ def _list_bits(chunk, src, fmt, fmt_bits, n_chunks) -> np.ndarray:
     return np.bincount(keys // (ns * nf), weights=bits, minlength=n_chunks).astype(np.int64)
 
 
+def _partition(labels: np.ndarray, n: int) -> list[np.ndarray]:
+    """Indices of the elements with each label 0..n-1, in their original order."""
+    small = np.uint16 if n <= np.iinfo(np.uint16).max else np.int64  # radix sort for 16-bit keys
+    order = np.argsort(labels.astype(small), kind="stable")
+    return np.split(order, np.cumsum(np.bincount(labels, minlength=n))[:-1])
+
+
 class _Splitter:
     """Finds, per population, the largest block size that fits a core."""
 
     def __init__(self, net: Network, flat: _Flat, limits: CoreLimits, enforce: bool):
         self.net, self.flat, self.limits, self.enforce = net, flat, limits, enforce
         self.fmt_bits = _format_bits(flat)
-        by_tgt = np.argsort(flat.tgt, kind="stable")
-        by_src = np.argsort(flat.src, kind="stable")
-        self.in_syn = np.split(by_tgt, np.searchsorted(flat.tgt[by_tgt], flat.pop_start[1:-1]))
-        self.out_syn = np.split(by_src, np.searchsorted(flat.src[by_src], flat.pop_start[1:-1]))
-        # neurons' own outgoing synapses only (inputs are not split)
-        self.out_syn = [s[flat.src[s] < flat.n_neurons] for s in self.out_syn]
-        self.pop_of_nid = np.repeat(np.arange(len(net.populations)), np.diff(flat.pop_start))
+        n_pops = len(net.populations)
+        self.pop_of_nid = np.repeat(np.arange(n_pops), np.diff(flat.pop_start))
+        # synapses by target population (and, for output axons, by source population)
+        self.in_syn = _partition(self.pop_of_nid[flat.tgt], n_pops)
+        if enforce:
+            from_neuron = flat.src < flat.n_neurons  # inputs are not split
+            src_pop = np.where(from_neuron, self.pop_of_nid[np.where(from_neuron, flat.src, 0)], n_pops)
+            self.out_syn = _partition(src_pop, n_pops + 1)[:n_pops]
         self.split_by = {
             k: (
                 "block_size"
@@ -385,27 +396,44 @@ def _build(net, flat: _Flat, blocks, placement, preset, alloc, limit_mode, chips
     n_src = n_cx + int(flat.inp_start[-1])
     tgt_cx = cx_of_nid[flat.tgt]
     dcore = cx_core[tgt_cx]
-    # input axons: one per (destination core, source); synapses sorted by axon
+    # One sort orders the synapses by (destination core, source, format, target):
+    # input axons (one per destination core and source), their synapse lists,
+    # the per-format runs of each list and the target order all follow from it.
+    nf = max(len(flat.formats), 1)
+    cx_bits = int(max(limits.compartments - 1, 1)).bit_length()
     axon_key = dcore * n_src + gsrc
-    syn_order = np.lexsort((tgt_cx, axon_key))
+    local_cx = tgt_cx - core_cx_start[dcore]
+    if n_cores * n_src * nf < 2 ** (62 - cx_bits):
+        syn_order = np.argsort(((axon_key * nf + flat.fmt) << cx_bits) | local_cx, kind="stable")
+    else:  # a key this wide would overflow int64
+        syn_order = np.lexsort((local_cx, flat.fmt, axon_key))
     skey = axon_key[syn_order]
-    axon_keys, axon_first = np.unique(skey, return_index=True)
+    sfmt = flat.fmt[syn_order]
+    n_syn = skey.size
+    new_axon = np.r_[True, skey[1:] != skey[:-1]] if n_syn else np.zeros(0, bool)
+    axon_first = np.flatnonzero(new_axon)
+    axon_keys = skey[axon_first]
     axon_core = axon_keys // n_src
     axon_source = axon_keys % n_src
-    n_syn = skey.size
     axon_syn_start = np.r_[axon_first, n_syn].astype(np.int64)
     core_axon_start = np.searchsorted(axon_core, np.arange(n_cores + 1)).astype(np.int64)
     axon_local = np.arange(axon_keys.size) - core_axon_start[axon_core]
-    # formats: (core, network format) -> row
-    nf = max(len(flat.formats), 1)
-    fmt_key = dcore[syn_order] * nf + flat.fmt[syn_order]
-    fmt_rows, syn_fmt = np.unique(fmt_key, return_inverse=True)
+    # formats: the (core, network format) pairs in use become the cores' format tables
+    syn_core = axon_core[np.cumsum(new_axon) - 1] if n_syn else np.zeros(0, np.int64)
+    fmt_used = np.bincount(syn_core * nf + sfmt, minlength=n_cores * nf) > 0
+    fmt_rows = np.flatnonzero(fmt_used)
+    syn_fmt = (np.cumsum(fmt_used) - 1)[syn_core * nf + sfmt]
     fmt_core, fmt_net = fmt_rows // nf, fmt_rows % nf
-    # routing: per source, its destination cores (sorted), and the axon it addresses there
-    route_order = np.lexsort((axon_core, axon_source))
+    # synapse lists per (input axon, format): contiguous runs for the memory cost model
+    run_first = np.flatnonzero(new_axon | np.r_[True, sfmt[1:] != sfmt[:-1]]) if n_syn else axon_first
+    list_len = np.diff(np.r_[run_first, n_syn])
+    list_core, list_fmt = syn_core[run_first], syn_fmt[run_first]
+    del skey, sfmt, new_axon, syn_core, axon_key
+    # routing: per source, its destination cores in order, and the axon it addresses there
+    route_order = np.argsort(axon_source, kind="stable")  # axons are in core order already
     route_core = axon_core[route_order]
     route_axon = axon_local[route_order]
-    route_start = np.searchsorted(axon_source[route_order], np.arange(n_src + 1)).astype(np.int64)
+    route_start = np.r_[0, np.cumsum(np.bincount(axon_source, minlength=n_src))].astype(np.int64)
 
     fr = flat.formats
     arrays = {
@@ -429,7 +457,7 @@ def _build(net, flat: _Flat, blocks, placement, preset, alloc, limit_mode, chips
         "fmt_delay_bits": np.array([fr[i].delay_bits for i in fmt_net], np.int8),
         "axon_source": axon_source.astype(np.int64),
         "axon_syn_start": axon_syn_start,
-        "syn_cx": (tgt_cx[syn_order] - core_cx_start[dcore[syn_order]]).astype(np.int16),
+        "syn_cx": local_cx[syn_order].astype(np.int16),
         "syn_weight": flat.weight[syn_order].astype(np.int16),
         "syn_fmt": syn_fmt.reshape(-1).astype(np.int32),
         "syn_delay": flat.delay[syn_order].astype(np.int8),
@@ -440,7 +468,7 @@ def _build(net, flat: _Flat, blocks, placement, preset, alloc, limit_mode, chips
     slot_of_flat = np.empty(n_syn, np.int64)
     slot_of_flat[syn_order] = np.arange(n_syn)
 
-    report = _resource_report(arrays, n_cores, cx_core, gsrc, dcore, limits, preset)
+    report = _resource_report(arrays, n_cores, cx_core, (list_core, list_fmt, list_len), limits)
     notes = _check_limits(report, limit_mode)
     progs = [
         ProjectionMap(
@@ -485,26 +513,18 @@ def _build(net, flat: _Flat, blocks, placement, preset, alloc, limit_mode, chips
     )
 
 
-def _resource_report(a, n_cores, cx_core, gsrc, dcore, limits, preset) -> ResourceReport:
-    axon_core = np.repeat(np.arange(n_cores), np.diff(a["core_axon_start"]))
-    # output axons: route entries of the core's compartments
-    n_cx = cx_core.size
-    routes_per_src = np.diff(a["route_start"])[:n_cx]
-    # synapse memory: per (axon, format) lists
-    syn_axon = np.repeat(np.arange(a["axon_source"].size), np.diff(a["axon_syn_start"]))
-    bits = np.zeros(n_cores, np.int64)
-    if syn_axon.size:
-        nf = int(a["syn_fmt"].max()) + 1
-        keys, counts = np.unique(syn_axon * nf + a["syn_fmt"], return_counts=True)
-        f = keys % nf
-        each = bits_per_synapse(a["fmt_weight_bits"][f], a["fmt_delay_bits"][f])
-        bits = np.bincount(
-            axon_core[keys // nf], weights=synapse_list_bits(counts, each), minlength=n_cores
-        ).astype(np.int64)
+def _resource_report(a, n_cores, cx_core, lists, limits) -> ResourceReport:
+    """Exact per-core use of the built tables. ``lists``: (core, format row, length)
+    of every synapse list (one per input axon and format)."""
+    list_core, list_fmt, list_len = lists
+    each = bits_per_synapse(a["fmt_weight_bits"], a["fmt_delay_bits"])
+    bits = synapse_bits_per_core(list_core, list_fmt, list_len, each, n_cores)
+    routes_per_src = np.diff(a["route_start"])[: cx_core.size]
     usage = {
         "compartments": np.diff(a["core_cx_start"]),
         "in_axons": np.diff(a["core_axon_start"]),
-        "out_axons": np.bincount(cx_core, weights=routes_per_src, minlength=n_cores).astype(np.int64),
+        # one output axon per (source compartment, destination core): its route entries
+        "out_axons": np.bincount(cx_core, weights=routes_per_src, minlength=n_cores),
         "synapse_bits": bits,
         "profiles": np.bincount(a["profile_core"], minlength=n_cores),
         "formats": np.bincount(a["fmt_core"], minlength=n_cores),

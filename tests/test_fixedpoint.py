@@ -116,3 +116,17 @@ def test_cython_functions_match_definitions():
     assert [int(v) for v in g.wq[:]] == [twos_complement(int(b), 22) for b in big]
     assert [int(v) for v in g.wu[:]] == [twos_complement(int(b), 24) for b in big]
     assert [int(v) for v in g.cl[:]] == [min(max(int(a), -5000), 7000) for a in x]
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 3), st.integers(0, 2), st.integers(1, 300)), min_size=1, max_size=60)
+)
+def test_synapse_bits_per_core_equals_sum_of_lists(lists):
+    from neurochip.cores.resources import synapse_bits_per_core, synapse_list_bits
+
+    core, fmt, n = (np.array(c) for c in zip(*lists, strict=True))
+    fmt_bits = np.array([18, 11, 26])
+    want = np.zeros(4, np.int64)
+    for c, f, k in lists:
+        want[c] += int(synapse_list_bits(k, fmt_bits[f]))
+    np.testing.assert_array_equal(synapse_bits_per_core(core, fmt, n, fmt_bits, 4), want)
