@@ -138,18 +138,26 @@ class Brian2Backend:
         self._snapshot = None
         self.timings: dict[str, float] = {}
         if self.target != "cpp_standalone":
-            self._prefs()
-            self._create()
-            self.net.run(0 * _ms(), namespace={})  # generate and compile all code now
+            with self._prefs():
+                self._create()
+                self.net.run(0 * _ms(), namespace={})  # generate and compile all code now
             if self.target == "cython":
                 check_compiled(self.net)
 
     # ------------------------------------------------------------------ build
+    @contextmanager
     def _prefs(self):
+        """Brian2's code generation target for our objects, restored afterwards."""
         import brian2
 
-        brian2.prefs.codegen.target = self.target
-        brian2.prefs.codegen.string_expression_target = "numpy"
+        prefs = brian2.prefs
+        saved = prefs["codegen.target"], prefs["codegen.string_expression_target"]
+        prefs.codegen.target = self.target
+        prefs.codegen.string_expression_target = "numpy"
+        try:
+            yield
+        finally:
+            prefs.codegen.target, prefs.codegen.string_expression_target = saved
 
     def _create(self):
         """Create every Brian2 object of the program on the current device."""
@@ -297,8 +305,7 @@ class Brian2Backend:
         if self.target == "cpp_standalone":
             self._run_standalone(self.steps + int(steps))
         else:
-            self._prefs()
-            with _without_brian2_gc():
+            with self._prefs(), _without_brian2_gc():
                 self.net.run(int(steps) * _ms(), namespace={})
         self.steps += int(steps)
 
