@@ -201,10 +201,11 @@ class Brian2Backend:
             objects.append(self.inp)
         want_mant = any(pr.variable == "weights" for pr in p.probes)
         model = "w : integer (constant)" + ("\nwm : integer (constant)" if want_mant else "")
-        mant = np.asarray(p.arrays["syn_weight"], np.int64)[slot]
-        # where each synapse slot lives: (index into self.syn, Brian2 synapse index)
-        self.slot_kind = np.full(p.n_synapses, -1, np.int64)
-        self.slot_b2 = np.zeros(p.n_synapses, np.int64)
+        if want_mant:
+            mant = np.asarray(p.arrays["syn_weight"], np.int64)[slot]
+            # where each synapse slot lives: (index into self.syn, Brian2 synapse index)
+            self.slot_kind = np.full(p.n_synapses, -1, np.int64)
+            self.slot_b2 = np.zeros(p.n_synapses, np.int64)
         self.syn = []
         is_input = src >= n_cx
         for name, mask, source, offset in (("syn", ~is_input, cx, 0), ("syn_in", is_input, self.inp, n_cx)):
@@ -219,11 +220,11 @@ class Brian2Backend:
             s.w = w_eff[mask]
             if want_mant:
                 s.wm = mant[mask]
+                self.slot_kind[slot[mask]] = len(self.syn)
+                self.slot_b2[slot[mask]] = np.arange(int(mask.sum()))
             if not kw:
                 s.delay = d * ms
             prepare_queue_once(s.pre)
-            self.slot_kind[slot[mask]] = len(self.syn)
-            self.slot_b2[slot[mask]] = np.arange(int(mask.sum()))
             self.syn.append(s)
             objects.append(s)
 
@@ -235,7 +236,9 @@ class Brian2Backend:
         self.state_mons = self._state_monitors()
         objects += [m for m, _ in self.state_mons.values()]
         self.net = b2.Network(*objects, name="neurochip")
-        # what decides the generated code (for the standalone build cache)
+        # Groups standalone builds whose generated code is alike, so that a rebuild
+        # recompiles little. Any key is correct: Brian2 rewrites the sources that
+        # changed and make recompiles exactly those.
         self.code_key = repr(
             (
                 cx.equations,
