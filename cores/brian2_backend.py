@@ -95,13 +95,14 @@ def check_compiled(net) -> None:
                 )
 
 
-def prepare_queue_once(pathway) -> None:
+def prepare_queue_once(pathway):
     """Prepare a synaptic pathway's spike queue on the first run only.
 
     Brian2 re-prepares every queue at the start of every ``run()`` (rebuilding
     the per-source synapse lists: 0.1 s per call for a chip's 8.4 M synapses).
-    A program's synapses, delays and dt never change after the build, and
-    preparing does not touch queued spikes, so once is enough.
+    A program's synapses and dt never change after the build, and preparing
+    does not touch queued spikes, so once is enough. Returns Brian2's own
+    preparation, for when learning changes the delays.
     """
     prepare = pathway.initialise_queue
     done = []
@@ -112,6 +113,7 @@ def prepare_queue_once(pathway) -> None:
             done.append(True)
 
     pathway.initialise_queue = initialise_queue
+    return prepare
 
 
 def uniform(values: np.ndarray) -> bool:
@@ -130,8 +132,9 @@ class Brian2Backend:
     which gives the same results because the dynamics are deterministic.
     """
 
-    def __init__(self, program, target: str = "auto"):
+    def __init__(self, program, target: str = "auto", seed: int | None = None):
         self.program = program
+        self.seed = seed
         self.target = choose_target(target)
         self.steps = 0
         self.net = None
@@ -200,8 +203,10 @@ class Brian2Backend:
             self.inp = self._input_group()
             objects.append(self.inp)
         want_mant = any(pr.variable == "weights" for pr in p.probes)
+        learns_delay = any("dd" in lm.learning_rule().sums for lm in p.learning)
         model = "w : integer (constant)" + ("\nwm : integer (constant)" if want_mant else "")
-        if want_mant:
+        self.prepare_queue = []
+        if want_mant or p.learning:
             mant = np.asarray(p.arrays["syn_weight"], np.int64)[slot]
             # where each synapse slot lives: (index into self.syn, Brian2 synapse index)
             self.slot_kind = np.full(p.n_synapses, -1, np.int64)
@@ -212,7 +217,7 @@ class Brian2Backend:
             if not mask.any():
                 continue
             d = delay[mask]
-            kw = {"delay": int(d[0]) * ms} if uniform(d) else {}
+            kw = {"delay": int(d[0]) * ms} if uniform(d) and not learns_delay else {}
             s = b2.Synapses(
                 source, cx, model, on_pre=cm.ON_PRE, clock=self.clock, name=name, namespace={}, **kw
             )
@@ -220,11 +225,12 @@ class Brian2Backend:
             s.w = w_eff[mask]
             if want_mant:
                 s.wm = mant[mask]
+            if want_mant or p.learning:
                 self.slot_kind[slot[mask]] = len(self.syn)
                 self.slot_b2[slot[mask]] = np.arange(int(mask.sum()))
             if not kw:
                 s.delay = d * ms
-            prepare_queue_once(s.pre)
+            self.prepare_queue.append(prepare_queue_once(s.pre))
             self.syn.append(s)
             objects.append(s)
 
@@ -235,6 +241,14 @@ class Brian2Backend:
             objects.append(self.spike_mon)
         self.state_mons = self._state_monitors()
         objects += [m for m, _ in self.state_mons.values()]
+        self.learning = None
+        if p.learning:
+            from neurochip.cores.brian2_learning import LearningHook
+
+            self.learning = LearningHook(self, want_mant)
+            objects.append(
+                b2.NetworkOperation(self.learning, clock=self.clock, when="end", order=-1, name="learning")
+            )
         self.net = b2.Network(*objects, name="neurochip")
         # Groups standalone builds whose generated code is alike, so that a rebuild
         # recompiles little. Any key is correct: Brian2 rewrites the sources that
@@ -315,6 +329,11 @@ class Brian2Backend:
     def _run_standalone(self, total: int) -> None:
         import brian2 as b2
 
+        if self.program.learning:
+            raise BackendError(
+                "learning runs once per step beside Brian2 and needs a runtime target (cython or numpy); "
+                "Brian2's cpp_standalone device cannot call it"
+            )
         b2.set_device("cpp_standalone", build_on_run=False)
         try:
             self._create()
@@ -413,6 +432,7 @@ class Brian2Backend:
     def _release(self) -> None:
         self.net = None
         self.cx = self.syn = self.inp = self.spike_mon = self.state_mons = self.clock = None
+        self.learning = None
 
     def close(self) -> None:
         self._release()

@@ -17,7 +17,8 @@ Accounting, as the hardware does it:
   10-bit header (4-bit format index + 6-bit count) plus, per synapse, the
   weight bits of its format, its delay bits, its tag bits (0 without learning)
   and a 10-bit compartment index (sparse storage: 1,024 compartments), rounded
-  up to whole 64-bit words (nengo-loihi ``SynapseConfig.bits_per_axon``).
+  up to whole 64-bit words (nengo-loihi ``SynapseConfig.bits_per_axon``). A
+  learning synapse occupies two slots, so it counts twice.
 * **profiles**: distinct (du, dv, ds_offset, dm_offset, refractory, vth_mant)
   tuples on the core; bias is per compartment, as on Loihi.
 * **formats**: distinct (sign mode, weight bits, weight exponent, delay bits).
@@ -57,10 +58,10 @@ class CoreLimits:
 LOIHI1_CORE = CoreLimits()
 
 
-def bits_per_synapse(weight_bits, delay_bits) -> np.ndarray:
-    return (
-        np.asarray(weight_bits, np.int64) + np.asarray(delay_bits, np.int64) + SYN_TAG_BITS + SYN_INDEX_BITS
-    )
+def bits_per_synapse(weight_bits, delay_bits, learning=False) -> np.ndarray:
+    """Bits of one synapse; a learning synapse takes two slots (twice the bits)."""
+    one = np.asarray(weight_bits, np.int64) + np.asarray(delay_bits, np.int64) + SYN_TAG_BITS + SYN_INDEX_BITS
+    return one * (1 + np.asarray(learning, np.int64))
 
 
 def synapse_list_bits(n_synapses, bits_each) -> np.ndarray:

@@ -81,9 +81,11 @@ class SynapseFormat:
     num_weight_bits: int
     weight_exp: int
     delay_bits: int
+    learning: bool = False
 
     def key(self) -> tuple:
-        return (SIGN_MODE_CODE[self.sign_mode], self.num_weight_bits, self.weight_exp, self.delay_bits)
+        mode = SIGN_MODE_CODE[self.sign_mode]
+        return (mode, self.num_weight_bits, self.weight_exp, self.delay_bits, self.learning)
 
 
 def delay_bits(max_delay: int) -> int:

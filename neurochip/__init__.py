@@ -17,6 +17,7 @@ from neurochip.errors import (
     ResourceError,
     ValidationError,
 )
+from neurochip.learning import LearningRule
 from neurochip.network import Network, Population, Probe, Projection, SpikeInput
 from neurochip.presets import PRESETS, get_preset
 from neurochip.program import ChipProgram
@@ -30,6 +31,7 @@ __all__ = [
     "ChipProgram",
     "FileFormatError",
     "Greedy",
+    "LearningRule",
     "Network",
     "NeurochipError",
     "PRESETS",

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurochip.allocators import Block, CoreFill, get_allocator
+from neurochip.cores.fixedpoint import SIGN_MODES as _SIGN_MODES
 from neurochip.cores.fixedpoint import resolve_sign_mode
 from neurochip.cores.resources import (
     CAPACITY_RESOURCES,
@@ -39,7 +40,7 @@ from neurochip.cores.synapse import SIGN_MODE_CODE, SynapseFormat, delay_bits, e
 from neurochip.errors import ResourceError, ValidationError
 from neurochip.network import Network, Population, SpikeInput
 from neurochip.presets import get_preset
-from neurochip.program import ChipProgram, InputMap, PopulationMap, ProbeSpec, ProjectionMap
+from neurochip.program import ChipProgram, InputMap, LearningMap, PopulationMap, ProbeSpec, ProjectionMap
 
 LIMIT_MODES = ("enforce", "report")
 PROFILE_REGISTERS = ("du", "dv", "ds_offset", "dm_offset", "refractory", "vth_mant")
@@ -82,6 +83,12 @@ def _validate(net: Network) -> None:
             obj = getattr(proj, end)
             if id(obj) not in members:
                 raise ValidationError(f"{proj.label}.{end}: {obj.label} is not in Network {net.name!r}")
+    for proj in net.projections:
+        for trace, src in proj.modulators.items():
+            if id(src) not in members:
+                raise ValidationError(
+                    f"{proj.label}.modulators[{trace!r}]: {src.label} is not in Network {net.name!r}"
+                )
     for probe in net.probes:
         if id(probe.target) not in members:
             raise ValidationError(
@@ -139,7 +146,9 @@ def _discretize(net: Network) -> _Flat:
         stored, rep = encode_weights(proj.name, proj.weights, mode, proj.num_weight_bits)
         reports.append(rep)
         d = proj.delay_array()
-        f = SynapseFormat(mode, proj.num_weight_bits, proj.weight_exp, delay_bits(d.max(initial=0)))
+        # a delay-learning projection needs the full 6-bit delay field
+        dbits = delay_bits(62 if proj.learning_rule and "dd" in proj.learning_rule.sums else d.max(initial=0))
+        f = SynapseFormat(mode, proj.num_weight_bits, proj.weight_exp, dbits, proj.learning_rule is not None)
         if f.key() not in fmt_ids:
             fmt_ids[f.key()] = len(formats)
             formats.append(f)
@@ -175,7 +184,8 @@ def _discretize(net: Network) -> _Flat:
 
 def _format_bits(flat: _Flat) -> np.ndarray:
     return np.array(
-        [int(bits_per_synapse(f.num_weight_bits, f.delay_bits)) for f in flat.formats] or [0], np.int64
+        [int(bits_per_synapse(f.num_weight_bits, f.delay_bits, f.learning)) for f in flat.formats] or [0],
+        np.int64,
     )
 
 
@@ -455,6 +465,7 @@ def _build(net, flat: _Flat, blocks, placement, preset, alloc, limit_mode, chips
         "fmt_weight_bits": np.array([fr[i].num_weight_bits for i in fmt_net], np.int8),
         "fmt_weight_exp": np.array([fr[i].weight_exp for i in fmt_net], np.int8),
         "fmt_delay_bits": np.array([fr[i].delay_bits for i in fmt_net], np.int8),
+        "fmt_learning": np.array([fr[i].learning for i in fmt_net], np.int8),
         "axon_source": axon_source.astype(np.int64),
         "axon_syn_start": axon_syn_start,
         "syn_cx": local_cx[syn_order].astype(np.int16),
@@ -492,6 +503,7 @@ def _build(net, flat: _Flat, blocks, placement, preset, alloc, limit_mode, chips
         else:
             index = pops[net.populations.index(pr.target)].cx[pr.indices]
         probes.append(ProbeSpec(pr.name, pr.target.name, pr.variable, index, pr.sample_every))
+    learning = _learning_maps(net, flat, cx_of_nid, n_cx, arrays, progs)
     for pop in net.populations:
         if pop.discretization is not None:
             notes.append(f"{pop.label} discretization: max rel. error {pop.discretization.max_rel_error:.2e}")
@@ -510,14 +522,54 @@ def _build(net, flat: _Flat, blocks, placement, preset, alloc, limit_mode, chips
         resources=report,
         weight_reports=flat.weight_reports,
         notes=notes,
+        learning=learning,
     )
+
+
+def _learning_maps(net, flat: _Flat, cx_of_nid, n_cx: int, arrays, progs) -> list[LearningMap]:
+    """One LearningMap per plastic projection, in global source and compartment ids."""
+    import json
+
+    pop_index = {id(p): k for k, p in enumerate(net.populations)}
+    inp_index = {id(i): k for k, i in enumerate(net.inputs)}
+
+    def sources(obj) -> np.ndarray:
+        if isinstance(obj, SpikeInput):
+            return n_cx + int(flat.inp_start[inp_index[id(obj)]]) + np.arange(obj.n)
+        s = int(flat.pop_start[pop_index[id(obj)]])
+        return cx_of_nid[s : s + obj.n]
+
+    maps = []
+    for k, proj in enumerate(net.projections):
+        rule = proj.learning_rule
+        if rule is None:
+            continue
+        slots = progs[k].slot
+        maps.append(
+            LearningMap(
+                projection=proj.name,
+                index=k,
+                rule=json.dumps(rule.to_registers()),
+                sign_mode=_SIGN_MODES[int(arrays["fmt_sign_mode"][arrays["syn_fmt"][slots[0]]])]
+                if slots.size
+                else (proj.sign_mode or "mixed"),
+                num_weight_bits=int(proj.num_weight_bits),
+                weight_exp=int(proj.weight_exp),
+                pre_source=sources(proj.pre).astype(np.int64),
+                post_cx=sources(proj.post).astype(np.int64),
+                pre_idx=np.asarray(proj.pre_idx, np.int64),
+                post_idx=np.asarray(proj.post_idx, np.int64),
+                modulators=json.dumps({t: sources(src).tolist() for t, src in proj.modulators.items()}),
+            )
+        )
+    return maps
 
 
 def _resource_report(a, n_cores, cx_core, lists, limits) -> ResourceReport:
     """Exact per-core use of the built tables. ``lists``: (core, format row, length)
     of every synapse list (one per input axon and format)."""
     list_core, list_fmt, list_len = lists
-    each = bits_per_synapse(a["fmt_weight_bits"], a["fmt_delay_bits"])
+    each = bits_per_synapse(a["fmt_weight_bits"], a["fmt_delay_bits"], a["fmt_learning"])
     bits = synapse_bits_per_core(list_core, list_fmt, list_len, each, n_cores)
     routes_per_src = np.diff(a["route_start"])[: cx_core.size]
     usage = {

@@ -23,6 +23,7 @@ from neurochip.errors import ValidationError
 from neurochip.params import (
     ChoiceParam,
     CountParam,
+    Param,
     RegisterParam,
     as_int_array,
     check_choice,
@@ -223,6 +224,15 @@ class SpikeInput(NetworkObject):
         super().__init__(name)
 
 
+class LearningRuleParam(Param):
+    def check(self, obj, rule):
+        from neurochip.learning.rules import LearningRule
+
+        if rule is not None and not isinstance(rule, LearningRule):
+            raise ValidationError(f"{obj.label}.learning_rule: expected a LearningRule, got {rule!r}")
+        return rule
+
+
 class Projection(NetworkObject):
     """Synapses from ``pre`` (a Population or SpikeInput) to ``post`` (a Population).
 
@@ -243,11 +253,19 @@ class Projection(NetworkObject):
         Synaptic delay in steps: a spike at step t reaches q at step t + 1 + delay.
         One value, or one per synapse (same shape as dense weights, or one per
         stored entry of sparse weights).
+    learning_rule : neurochip.learning.LearningRule, optional
+        Makes the projection plastic (DESIGN.md section 6).
+    modulators : dict, optional
+        Third factor: ``{"y2": population}`` lets the spikes of ``population``
+        (size 1: broadcast to every post neuron; size ``post.n``: one to one)
+        add the y2 impulse to the post traces instead of the post spikes. Keys
+        are ``"y1"``, ``"y2"``, ``"y3"``.
     """
 
     kind = "projection"
 
     weight_exp = RegisterParam(per_neuron=False)
+    learning_rule = LearningRuleParam()
     num_weight_bits = RegisterParam(per_neuron=False)
     sign_mode = ChoiceParam(SIGN_MODES, optional=True)
 
@@ -261,6 +279,8 @@ class Projection(NetworkObject):
         sign_mode: str | None = None,
         num_weight_bits: int = 8,
         delay=0,
+        learning_rule=None,
+        modulators: dict | None = None,
         name: str | None = None,
     ):
         self.name = check_name("Projection", name if name is not None else _auto_name(self.kind))
@@ -305,6 +325,8 @@ class Projection(NetworkObject):
         reg = REGISTERS["delay"]
         check_range(label, "delay", d, reg.low, reg.high, reg.meaning)
         self.pre_idx, self.post_idx, self.weights = pre_idx, post_idx, w
+        self.learning_rule = learning_rule
+        self.modulators = _check_modulators(label, modulators, post, self.learning_rule)
         self.delays = np.broadcast_to(d, w.shape).astype(np.int64) if d.ndim else int(d)
         for a in (self.pre_idx, self.post_idx, self.weights):
             a.setflags(write=False)
@@ -316,6 +338,28 @@ class Projection(NetworkObject):
 
     def delay_array(self) -> np.ndarray:
         return np.broadcast_to(np.asarray(self.delays, np.int64), self.weights.shape)
+
+
+def _check_modulators(label, modulators, post, rule) -> dict:
+    if not modulators:
+        return {}
+    if rule is None:
+        raise ValidationError(f"{label}.modulators: only a projection with a learning_rule has modulators")
+    out = {}
+    for trace, src in dict(modulators).items():
+        if trace not in ("y1", "y2", "y3"):
+            raise ValidationError(f"{label}.modulators: {trace!r} is not a post trace (y1, y2, y3)")
+        if not isinstance(src, (Population, SpikeInput)):
+            raise ValidationError(
+                f"{label}.modulators[{trace!r}]: expected a Population or SpikeInput, got {src!r}"
+            )
+        if src.n not in (1, post.n):
+            raise ValidationError(
+                f"{label}.modulators[{trace!r}]: {src.label} has {src.n} neurons; "
+                f"a modulator has 1 (broadcast) or {post.n} (one per post neuron)"
+            )
+        out[trace] = src
+    return out
 
 
 PROBE_VARIABLES = {Population: ("spikes", "u", "v"), Projection: ("weights",)}

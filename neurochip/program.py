@@ -54,6 +54,35 @@ class ProjectionMap:
 
 
 @dataclass
+class LearningMap:
+    """A plastic projection: its rule (as registers) and where its synapses' ends live."""
+
+    projection: str
+    index: int  # the projection's place in the network (keys its random streams)
+    rule: str  # JSON of LearningRule.to_registers()
+    sign_mode: str
+    num_weight_bits: int
+    weight_exp: int
+    pre_source: np.ndarray  # global source id of each presynaptic neuron
+    post_cx: np.ndarray  # global compartment id of each postsynaptic neuron
+    pre_idx: np.ndarray  # per synapse, in projection order
+    post_idx: np.ndarray
+    modulators: str  # JSON: y trace -> global source ids of its modulator
+
+    def learning_rule(self):
+        import json
+
+        from neurochip.learning.rules import LearningRule
+
+        return LearningRule.from_registers(json.loads(self.rule))
+
+    def modulator_sources(self) -> dict[str, np.ndarray]:
+        import json
+
+        return {k: np.asarray(v, np.int64) for k, v in json.loads(self.modulators).items()}
+
+
+@dataclass
 class ProbeSpec:
     name: str
     target: str  # population or projection name
@@ -82,7 +111,14 @@ ARRAYS = {
         "profile_refractory",
         "profile_vth_mant",
     ),
-    "formats": ("fmt_core", "fmt_sign_mode", "fmt_weight_bits", "fmt_weight_exp", "fmt_delay_bits"),
+    "formats": (
+        "fmt_core",
+        "fmt_sign_mode",
+        "fmt_weight_bits",
+        "fmt_weight_exp",
+        "fmt_delay_bits",
+        "fmt_learning",
+    ),
     "axons": ("axon_source", "axon_syn_start"),
     "synapses": ("syn_cx", "syn_weight", "syn_fmt", "syn_delay"),
     "routing": ("route_start", "route_core", "route_axon"),
@@ -105,6 +141,7 @@ class ChipProgram:
     resources: ResourceReport
     weight_reports: list[WeightReport]
     notes: list[str] = field(default_factory=list)
+    learning: list[LearningMap] = field(default_factory=list)
 
     def __getattr__(self, name):
         # table columns read as attributes: program.syn_weight, program.core_chip, ...
@@ -214,6 +251,7 @@ class ChipProgram:
             _write_records(f, "inputs", self.inputs)
             _write_records(f, "projections", self.projections)
             _write_records(f, "probes", self.probes)
+            _write_records(f, "learning", self.learning)
             self.resources.to_hdf5(f.create_group("resources"))
 
         return str(atomic_write(path, KIND, write))
@@ -237,6 +275,7 @@ class ChipProgram:
                 resources=ResourceReport.from_hdf5(f["resources"]),
                 weight_reports=[WeightReport(**w) for w in get_json(f, "weight_reports")],
                 notes=list(get_json(f, "notes")),
+                learning=_read_records(f, "learning", LearningMap),
             )
 
 

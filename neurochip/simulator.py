@@ -14,10 +14,10 @@ from neurochip.results import Results, SpikeData, StateData, positions_in
 
 
 def _brian2_backend(target):
-    def make(program):
+    def make(program, seed=None):
         from neurochip.cores.brian2_backend import Brian2Backend
 
-        return Brian2Backend(program, target=target)
+        return Brian2Backend(program, target=target, seed=seed)
 
     return make
 
@@ -35,7 +35,7 @@ BACKENDS = {
 
 
 def register_backend(name: str, factory) -> None:
-    """Add a backend: ``factory(program)`` returns an object with the Brian2Backend methods."""
+    """Add a backend: ``factory(program, seed=None)`` returns an object with the Brian2Backend methods."""
     BACKENDS[name] = factory
 
 
@@ -82,7 +82,7 @@ class Simulator:
         self.seed = seed
         self.compile_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        self._backend = BACKENDS[backend](program)
+        self._backend = BACKENDS[backend](program, seed=seed)
         self.build_s = time.perf_counter() - t0
         self.run_s = 0.0
         self._closed = False

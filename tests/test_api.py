@@ -16,6 +16,7 @@ def test_public_names_are_pinned():
             "ChipProgram",
             "FileFormatError",
             "Greedy",
+            "LearningRule",
             "Network",
             "NeurochipError",
             "PRESETS",

@@ -1,0 +1,111 @@
+"""Coupling of the integer learning engine to the Brian2 runtime backend.
+
+A ``NetworkOperation`` at the end of every step hands the step's spikes
+(compartments, external inputs, modulators) to one
+:class:`~neurochip.learning.engine.ProjectionLearner` per plastic projection.
+At epoch ends the updated synapses' effective weights (and stored mantissas,
+and learned delays) are written straight into the Brian2 synapse arrays; they
+act on every delivery from the next step on.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from neurochip.cores import fixedpoint as fp
+from neurochip.learning.engine import ProjectionLearner
+
+
+def _local_map(universe_size: int, ids: np.ndarray) -> np.ndarray:
+    """Array mapping a global id to its position in ``ids`` (-1 where absent)."""
+    m = np.full(universe_size, -1, np.int64)
+    m[ids] = np.arange(ids.size)
+    return m
+
+
+class LearningHook:
+    def __init__(self, backend, keep_mantissas: bool):
+        self.backend = backend
+        p = backend.program
+        self.n_cx = p.n_compartments
+        self.keep_mantissas = keep_mantissas
+        a = p.arrays
+        self.cx_space = backend.cx.variables["_spikespace"].get_value()
+        self.inp_space = backend.inp.variables["_spikespace"].get_value() if backend.inp is not None else None
+        self.w_arrays = [s.variables["w"].get_value() for s in backend.syn]
+        self.wm_arrays = [s.variables["wm"].get_value() for s in backend.syn] if keep_mantissas else None
+        self.learners = []
+        for lm in p.learning:
+            rule = lm.learning_rule()
+            slots = p.projection(lm.projection).slot
+            mods = lm.modulator_sources()
+            learner = ProjectionLearner(
+                rule,
+                index=lm.index,
+                n_pre=lm.pre_source.size,
+                n_post=lm.post_cx.size,
+                pre=lm.pre_idx,
+                post=lm.post_idx,
+                w=np.asarray(a["syn_weight"], np.int64)[slots],
+                d=np.asarray(a["syn_delay"], np.int64)[slots],
+                sign_mode=lm.sign_mode,
+                num_weight_bits=lm.num_weight_bits,
+                seed=backend.seed,
+                drivers={t: src.size == 1 for t, src in mods.items()},
+            )
+            self.learners.append(
+                {
+                    "learner": learner,
+                    "weight_exp": lm.weight_exp,
+                    "slots": slots,
+                    "pre": _local_map(p.n_sources, lm.pre_source),
+                    "post": _local_map(self.n_cx, lm.post_cx),
+                    "mods": {t: _local_map(p.n_sources, src) for t, src in mods.items()},
+                    "broadcast": {t: int(src[0]) for t, src in mods.items() if src.size == 1},
+                    "learns_delay": "dd" in rule.sums,
+                }
+            )
+
+    def _fired_sources(self) -> np.ndarray:
+        n = int(self.cx_space[-1])
+        fired = self.cx_space[:n].astype(np.int64)
+        if self.inp_space is not None:
+            k = int(self.inp_space[-1])
+            if k:
+                fired = np.concatenate([fired, self.n_cx + self.inp_space[:k].astype(np.int64)])
+        return fired
+
+    def __call__(self):
+        t = int(self.backend.clock.timestep[:]) + 1  # DESIGN steps count from 1
+        fired = self._fired_sources()
+        cx_fired = fired[fired < self.n_cx]
+        for entry in self.learners:
+            pre = entry["pre"][fired]
+            post = entry["post"][cx_fired]
+            drivers = {}
+            for trace, local in entry["mods"].items():
+                if trace in entry["broadcast"]:
+                    drivers[trace] = bool(np.any(fired == entry["broadcast"][trace]))
+                else:
+                    hit = local[fired]
+                    drivers[trace] = hit[hit >= 0]
+            learner = entry["learner"]
+            changed = learner.step(t, pre[pre >= 0], post[post >= 0], drivers)
+            if changed is not None:
+                self._write(entry, learner, changed)
+
+    def _write(self, entry, learner, changed: np.ndarray) -> None:
+        b = self.backend
+        slots = entry["slots"][changed]
+        kind, idx = b.slot_kind[slots], b.slot_b2[slots]
+        w_eff = fp.effective_weight(learner.w[changed], entry["weight_exp"])
+        for k in np.unique(kind):
+            sel = kind == k
+            self.w_arrays[k][idx[sel]] = w_eff[sel]
+            if self.keep_mantissas:
+                self.wm_arrays[k][idx[sel]] = learner.w[changed][sel]
+            if entry["learns_delay"]:
+                delays = b.syn[k].pre.variables["delay"].get_value()  # the pathway's per-synapse delays
+                new = learner.d[changed][sel] * 1e-3  # steps of 1 ms, in seconds
+                if not np.array_equal(delays[idx[sel]], new):
+                    delays[idx[sel]] = new
+                    b.prepare_queue[k]()  # the spike queue reads delays when prepared

@@ -1,0 +1,249 @@
+"""The integer learning engine: traces, epochs, products, rounding (DESIGN.md section 6).
+
+Per learning projection, every step (after the compartments have spiked):
+
+1. every trace the rule uses decays, ``x <- (x * (4096 - decay)) >> 12`` with
+   the 12 dropped bits rounded (stochastically or to nearest);
+2. a trace whose owner spiked (x: presynaptic source, y: postsynaptic
+   compartment, or the projection's modulator for a driven y trace) adds its
+   impulse (integer + rounded 7-bit fraction), saturating at 127;
+3. the step's position in the epoch is recorded for the sources and targets
+   that spiked (the last spike of the epoch counts), and the traces are kept
+   for the rest of the epoch.
+
+At the end of an epoch (t mod t_epoch == 0) only the synapses whose
+dependencies fired are updated (all synapses when a ``u<k>`` term is due).
+Products with ``x0`` read the traces at the pre spike's step, products with
+``y0`` at the post spike's step, ``u`` products at the end of the epoch.
+Each product is ``dep * m * prod(saturated factors)``, loses
+``Product.shift`` low bits (truncated toward -inf) to fit the 15-bit product
+datapath, is scaled by ``2**(e + 7)`` into the accumulator's 7 fraction bits
+and saturated; the 16-bit accumulator starts at ``var << 7`` and saturates
+after every product. The result is rounded to the variable's grid (weights:
+the precision of their sign mode) and saturated to its range.
+
+Only integer arrays are used here; the rule's floats were resolved when it was
+parsed (``neurochip.learning.rules``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from neurochip.cores.fixedpoint import weight_drop_bits, weight_range
+from neurochip.learning import rng
+from neurochip.learning.rules import LearningRule
+from neurochip.learning.widths import (
+    ACC_FRAC_BITS,
+    ACC_MAX,
+    ACC_MIN,
+    DELAY_MAX,
+    DELAY_MIN,
+    IMPULSE_FRAC_BITS,
+    TAG_MAX,
+    TAG_MIN,
+    TRACE_DECAY_BITS,
+    TRACE_MAX,
+)
+
+PRE_TRACES = ("x1", "x2")
+POST_TRACES = ("y1", "y2", "y3")
+I64 = np.int64
+
+
+def round_shift(v: np.ndarray, k: int, r) -> np.ndarray:
+    """``v / 2**k`` rounded: up when the dropped bits exceed ``r`` (random: stochastic)."""
+    if k == 0:
+        return v
+    return (v >> k) + ((v & ((1 << k) - 1)) > r)
+
+
+def _csr(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(keys, kind="stable")
+    start = np.r_[0, np.cumsum(np.bincount(keys, minlength=n))].astype(I64)
+    return order.astype(I64), start
+
+
+def _ranges(order: np.ndarray, start: np.ndarray, owners: np.ndarray) -> np.ndarray:
+    """Concatenated ``order[start[o]:start[o+1]]`` for the given owners."""
+    a, b = start[owners], start[owners + 1]
+    n = b - a
+    if not n.sum():
+        return np.zeros(0, I64)
+    idx = np.repeat(a - np.cumsum(np.r_[0, n[:-1]]), n) + np.arange(n.sum())
+    return order[idx]
+
+
+class ProjectionLearner:
+    """Learning state of one projection, in the projection's own index space.
+
+    ``pre``/``post`` give each synapse's presynaptic and postsynaptic neuron
+    (indices into the projection's pre and post populations); ``w`` are the
+    stored weight mantissas, ``d`` the delays. ``drivers`` names the y traces
+    whose impulses come from a modulatory source instead of the post spikes,
+    with ``True`` when one modulator spike drives every post trace.
+    """
+
+    def __init__(
+        self,
+        rule: LearningRule,
+        *,
+        index: int,
+        n_pre: int,
+        n_post: int,
+        pre,
+        post,
+        w,
+        d,
+        sign_mode: str,
+        num_weight_bits: int,
+        seed: int,
+        drivers: dict | None = None,
+    ):
+        self.rule, self.index, self.seed = rule, int(index), int(seed or 0)
+        self.n_pre, self.n_post = int(n_pre), int(n_post)
+        self.pre, self.post = np.asarray(pre, I64), np.asarray(post, I64)
+        self.w = np.asarray(w, I64).copy()
+        self.d = np.asarray(d, I64).copy()
+        self.tag = np.zeros(self.w.size, I64)
+        self.sign_mode, self.nbits = sign_mode, int(num_weight_bits)
+        self.drivers = dict(drivers or {})
+        self.t_epoch = rule.t_epoch
+        self.stochastic = rule.rounding == "stochastic"
+        used = rule.used_traces()
+        self.x_used = [k for k, n in enumerate(PRE_TRACES) if n in used]
+        self.y_used = [k for k, n in enumerate(POST_TRACES) if n in used]
+        self.x = np.zeros((len(PRE_TRACES), self.n_pre), I64)
+        self.y = np.zeros((len(POST_TRACES), self.n_post), I64)
+        self.hx = np.zeros((self.t_epoch, len(PRE_TRACES), self.n_pre), I64)
+        self.hy = np.zeros((self.t_epoch, len(POST_TRACES), self.n_post), I64)
+        self.tx = np.zeros(self.n_pre, I64)  # position (1..t_epoch) of the last spike in the epoch
+        self.ty = np.zeros(self.n_post, I64)
+        self.by_pre = _csr(self.pre, self.n_pre)
+        self.by_post = _csr(self.post, self.n_post)
+        self.synapses_updated = 0
+
+    # ------------------------------------------------------------ rounding
+    def _r(self, stream: int, ids, step: int, bits: int):
+        if self.stochastic:
+            return rng.random_bits(self.seed, stream, self.index, ids, step, bits)
+        return (1 << (bits - 1)) - 1  # round half up
+
+    # --------------------------------------------------------------- traces
+    def _trace_step(self, arr, names, used, fired, t, drivers_fired):
+        unity_bits = TRACE_DECAY_BITS
+        for k in used:
+            name = names[k]
+            cfg = self.rule.traces[name]
+            if cfg.decay:
+                p = arr[k] * cfg.kept
+                arr[k] = round_shift(p, unity_bits, self._r(rng.DECAY[name], np.arange(arr.shape[1]), t, 12))
+            who = fired
+            if name in drivers_fired:
+                who = drivers_fired[name]
+                if isinstance(who, (bool, np.bool_)):  # a broadcast modulator: all or none
+                    who = np.arange(arr.shape[1]) if who else None
+            if who is None or not np.size(who) or not (cfg.impulse_int or cfg.impulse_frac):
+                continue
+            up = cfg.impulse_frac > self._r(rng.IMPULSE[name], who, t, IMPULSE_FRAC_BITS)
+            arr[k, who] = np.minimum(arr[k, who] + cfg.impulse_int + up, TRACE_MAX)
+
+    def step(self, t: int, pre_fired: np.ndarray, post_fired: np.ndarray, drivers_fired=None):
+        """Advance to the end of step ``t`` (steps from 1); returns updated synapses at epoch ends.
+
+        ``pre_fired``/``post_fired``: indices of the pre and post neurons that
+        spiked in step ``t``. ``drivers_fired``: y trace name -> indices of post
+        neurons whose modulator spiked (or a bool for a broadcast modulator).
+        """
+        drivers_fired = drivers_fired or {}
+        self._trace_step(self.x, PRE_TRACES, self.x_used, pre_fired, t, {})
+        self._trace_step(self.y, POST_TRACES, self.y_used, post_fired, t, drivers_fired)
+        pos = (t - 1) % self.t_epoch + 1
+        self.tx[pre_fired] = pos
+        self.ty[post_fired] = pos
+        self.hx[pos - 1] = self.x
+        self.hy[pos - 1] = self.y
+        if pos == self.t_epoch:
+            return self._epoch(t // self.t_epoch)
+        return None
+
+    # ---------------------------------------------------------------- epoch
+    def _factor(self, f, spos, pre_c, post_c, old, x0c, y0c):
+        if f.var in PRE_TRACES:
+            v = self.hx[spos - 1, PRE_TRACES.index(f.var), pre_c]
+        elif f.var in POST_TRACES:
+            v = self.hy[spos - 1, POST_TRACES.index(f.var), post_c]
+        elif f.var == "x0":
+            v = x0c
+        elif f.var == "y0":
+            v = y0c
+        else:
+            v = old[f.var]
+        v = v + f.const
+        if f.sgn:
+            v = np.sign(v)
+        lim = 1 << f.width
+        return np.clip(v, -lim, lim - 1)
+
+    def _epoch(self, epoch: int):
+        rule = self.rule
+        x0, y0 = self.tx > 0, self.ty > 0
+        k = rule.u_exp
+        u_on = k is not None and epoch % (1 << k) == 0
+        if u_on:
+            cand = np.arange(self.w.size, dtype=I64)
+        else:
+            from_pre = _ranges(*self.by_pre, np.flatnonzero(x0))
+            cand = np.union1d(from_pre, _ranges(*self.by_post, np.flatnonzero(y0)))
+        result = None
+        if cand.size:
+            result = self._update(cand, x0, y0, u_on, epoch)
+        self.tx[:] = 0
+        self.ty[:] = 0
+        return result
+
+    def _update(self, cand, x0, y0, u_on, epoch):
+        pre_c, post_c = self.pre[cand], self.post[cand]
+        x0c, y0c = x0[pre_c].astype(I64), y0[post_c].astype(I64)
+        old = {"w": self.w[cand], "d": self.d[cand], "t": self.tag[cand]}
+        end = np.full(cand.size, self.t_epoch, I64)
+        new = {}
+        for sop in self.rule.sums.values():
+            var = sop.variable
+            acc = old[var] << ACC_FRAC_BITS
+            for p in sop.products:
+                if p.dependency == "x0":
+                    dep, spos = x0c, np.maximum(self.tx[pre_c], 1)
+                elif p.dependency == "y0":
+                    dep, spos = y0c, np.maximum(self.ty[post_c], 1)
+                elif u_on:
+                    dep, spos = np.ones(cand.size, I64), end
+                else:
+                    continue
+                val = dep * p.mantissa
+                for f in p.factors:
+                    val = val * self._factor(f, spos, pre_c, post_c, old, x0c, y0c)
+                val = (val >> p.shift) << p.shift
+                val = np.clip(val << (p.exponent + ACC_FRAC_BITS), ACC_MIN, ACC_MAX)
+                acc = np.clip(acc + val, ACC_MIN, ACC_MAX)
+            new[var] = self._round(var, acc, cand, epoch)
+        self.w[cand] = new.get("w", old["w"])
+        self.d[cand] = new.get("d", old["d"])
+        self.tag[cand] = new.get("t", old["t"])
+        self.synapses_updated += int(cand.size)
+        return cand
+
+    def _round(self, var, acc, cand, epoch):
+        if var == "w":
+            if self.sign_mode == "excitatory":
+                acc = np.maximum(acc, 0)
+            elif self.sign_mode == "inhibitory":
+                acc = np.minimum(acc, 0)
+            n = weight_drop_bits(self.sign_mode, self.nbits)
+            k = ACC_FRAC_BITS + n
+            lo, hi = weight_range(self.sign_mode)
+            grid_lo, grid_hi = -((-lo >> n) << n), (hi >> n) << n
+            v = round_shift(acc, k, self._r(rng.UPDATE["w"], cand, epoch, k)) << n
+            return np.clip(v, grid_lo, grid_hi)
+        lo, hi = (DELAY_MIN, DELAY_MAX) if var == "d" else (TAG_MIN, TAG_MAX)
+        v = round_shift(acc, ACC_FRAC_BITS, self._r(rng.UPDATE[var], cand, epoch, ACC_FRAC_BITS))
+        return np.clip(v, lo, hi)
