@@ -33,25 +33,46 @@ class LearningHook:
         self.inp_space = backend.inp.variables["_spikespace"].get_value() if backend.inp is not None else None
         self.w_arrays = [s.variables["w"].get_value() for s in backend.syn]
         self.wm_arrays = [s.variables["wm"].get_value() for s in backend.syn] if keep_mantissas else None
+        from neurochip.cores.brian2_backend import cython_available
+
+        kernel = None
+        if cython_available():
+            from neurochip.learning.kernel import compiled
+
+            kernel = compiled()
         self.learners = []
         for lm in p.learning:
             rule = lm.learning_rule()
             slots = p.projection(lm.projection).slot
+            # the learner keeps the synapses in Brian2's order (its weight writes then walk
+            # memory in order) and their projection numbers for the random streams
+            order = np.argsort(backend.slot_b2[slots], kind="stable")
+            slots = slots[order]
             mods = lm.modulator_sources()
             learner = ProjectionLearner(
                 rule,
                 index=lm.index,
                 n_pre=lm.pre_source.size,
                 n_post=lm.post_cx.size,
-                pre=lm.pre_idx,
-                post=lm.post_idx,
+                pre=lm.pre_idx[order],
+                post=lm.post_idx[order],
                 w=np.asarray(a["syn_weight"], np.int64)[slots],
                 d=np.asarray(a["syn_delay"], np.int64)[slots],
+                synapse_ids=order,
                 sign_mode=lm.sign_mode,
                 num_weight_bits=lm.num_weight_bits,
                 seed=backend.seed,
                 drivers={t: src.size == 1 for t, src in mods.items()},
+                kernel=kernel,
             )
+            if kernel is not None and slots.size:
+                k = int(backend.slot_kind[slots[0]])  # a projection's synapses share one Synapses object
+                learner.attach(
+                    self.w_arrays[k],
+                    self.wm_arrays[k] if keep_mantissas else None,
+                    backend.slot_b2[slots],
+                    lm.weight_exp,
+                )
             self.learners.append(
                 {
                     "learner": learner,
@@ -90,19 +111,19 @@ class LearningHook:
                     drivers[trace] = hit[hit >= 0]
             learner = entry["learner"]
             changed = learner.step(t, pre[pre >= 0], post[post >= 0], drivers)
-            if changed is not None:
+            if changed is not None and (learner.kernel is None or entry["learns_delay"]):
                 self._write(entry, learner, changed)
 
     def _write(self, entry, learner, changed: np.ndarray) -> None:
         b = self.backend
         slots = entry["slots"][changed]
         kind, idx = b.slot_kind[slots], b.slot_b2[slots]
-        w_eff = fp.effective_weight(learner.w[changed], entry["weight_exp"])
         for k in np.unique(kind):
             sel = kind == k
-            self.w_arrays[k][idx[sel]] = w_eff[sel]
-            if self.keep_mantissas:
-                self.wm_arrays[k][idx[sel]] = learner.w[changed][sel]
+            if learner.kernel is None:  # the compiled path wrote the weights already
+                self.w_arrays[k][idx[sel]] = fp.effective_weight(learner.w[changed][sel], entry["weight_exp"])
+                if self.keep_mantissas:
+                    self.wm_arrays[k][idx[sel]] = learner.w[changed][sel]
             if entry["learns_delay"]:
                 delays = b.syn[k].pre.variables["delay"].get_value()  # the pathway's per-synapse delays
                 new = learner.d[changed][sel] * 1e-3  # steps of 1 ms, in seconds

