@@ -39,8 +39,9 @@ from neurochip.cores.resources import (
 from neurochip.cores.synapse import SIGN_MODE_CODE, SynapseFormat, delay_bits, encode_weights
 from neurochip.errors import ResourceError, ValidationError
 from neurochip.network import Network, Population, SpikeInput
-from neurochip.presets import get_preset
+from neurochip.presets import get_board, get_preset
 from neurochip.program import ChipProgram, InputMap, LearningMap, PopulationMap, ProbeSpec, ProjectionMap
+from neurochip.routing.topology import mesh_board
 
 LIMIT_MODES = ("enforce", "report")
 PROFILE_REGISTERS = ("du", "dv", "ds_offset", "dm_offset", "refractory", "vth_mant")
@@ -50,23 +51,33 @@ def compile_network(
     network: Network,
     *,
     chips: int | None = None,
+    board=None,
     allocator="greedy",
     preset="loihi1",
     limits: str = "enforce",
 ) -> ChipProgram:
-    """Compile ``network`` onto ``chips`` chips of ``preset`` (None: as many as needed)."""
+    """Compile ``network`` onto a board of ``preset`` chips.
+
+    ``board`` is a board name (``"nahuku"``, ``"pohoiki-springs"``, ...) or a
+    :class:`~neurochip.routing.topology.BoardSpec`; ``chips=n`` alone means a
+    row of n chips; neither means as many chips as the placement needs.
+    """
     if limits not in LIMIT_MODES:
         raise ValidationError(f"compile_network.limits: {limits!r} is not one of {LIMIT_MODES}")
     if chips is not None and (isinstance(chips, bool) or not isinstance(chips, int) or chips < 1):
         raise ValidationError(f"compile_network.chips: {chips!r} must be a positive integer or None")
+    if isinstance(board, str) and board in ("loihi2", "hala-point") and preset == "loihi1":
+        preset = "loihi2"
     preset = get_preset(preset)
+    board = get_board(board, chips, preset)
+    chips = board.n_chips if board is not None else None
     alloc = get_allocator(allocator)
     _validate(network)
     flat = _discretize(network)
     blocks = _split(network, flat, preset.core, limits == "enforce")
     enforce = limits == "enforce"
     placement = alloc.place(blocks, chips, preset.cores_per_chip, lambda: CoreFill(preset.core, enforce))
-    return _build(network, flat, blocks, placement, preset, alloc, limits, chips)
+    return _build(network, flat, blocks, placement, preset, alloc, limits, board)
 
 
 # ------------------------------------------------------------------ validate
@@ -364,7 +375,7 @@ def _group_ranks(sorted_keys: np.ndarray, group: np.ndarray) -> np.ndarray:
     return np.arange(group.size) - starts
 
 
-def _build(net, flat: _Flat, blocks, placement, preset, alloc, limit_mode, chips) -> ChipProgram:
+def _build(net, flat: _Flat, blocks, placement, preset, alloc, limit_mode, board) -> ChipProgram:
     limits = preset.core
     # cores in (chip, core) order; compartments in block order within a core
     chip_core = np.array(placement, np.int64).reshape(-1, 2)
@@ -507,9 +518,13 @@ def _build(net, flat: _Flat, blocks, placement, preset, alloc, limit_mode, chips
     for pop in net.populations:
         if pop.discretization is not None:
             notes.append(f"{pop.label} discretization: max rel. error {pop.discretization.max_rel_error:.2e}")
+    if board is None:
+        board = mesh_board(int(arrays["core_chip"].max(initial=0)) + 1, preset.chip)
     return ChipProgram(
         preset=preset.name,
-        n_chips=int(chips) if chips is not None else int(arrays["core_chip"].max(initial=0)) + 1,
+        board=board.name,
+        board_mesh=tuple(board.mesh),
+        n_chips=board.n_chips,
         cores_per_chip=preset.cores_per_chip,
         allocator=alloc.name,
         limit_mode=limit_mode,

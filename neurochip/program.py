@@ -128,6 +128,8 @@ ARRAYS = {
 @dataclass
 class ChipProgram:
     preset: str
+    board: str
+    board_mesh: tuple
     n_chips: int
     cores_per_chip: int
     allocator: str
@@ -174,6 +176,13 @@ class ChipProgram:
     @property
     def n_chips_used(self) -> int:
         return int(np.unique(self.arrays["core_chip"]).size)
+
+    def board_spec(self):
+        """The board this program is placed on."""
+        from neurochip.presets import get_preset
+        from neurochip.routing.topology import BoardSpec
+
+        return BoardSpec(self.board, get_preset(self.preset).chip, tuple(self.board_mesh))
 
     def population(self, name: str) -> PopulationMap:
         return _by_name(self.populations, name, "population")
@@ -222,7 +231,8 @@ class ChipProgram:
     def summary(self) -> str:
         r = self.resources
         lines = [
-            f"ChipProgram ({self.preset}, {self.allocator} allocator, limits {self.limit_mode}): "
+            f"ChipProgram ({self.preset} on {self.board}, {self.allocator} allocator, "
+            f"limits {self.limit_mode}): "
             f"{self.n_compartments} compartments on {self.n_cores} cores of "
             f"{self.n_chips_used} chip(s); {self.n_synapses} synapses; "
             f"{self.n_inputs} input channels",
@@ -236,6 +246,8 @@ class ChipProgram:
     def save(self, path) -> str:
         def write(f):
             f.attrs["preset"] = self.preset
+            f.attrs["board"] = self.board
+            f.attrs["board_mesh"] = np.asarray(self.board_mesh, np.int64)
             f.attrs["n_chips"] = self.n_chips
             f.attrs["cores_per_chip"] = self.cores_per_chip
             f.attrs["allocator"] = self.allocator
@@ -262,6 +274,8 @@ class ChipProgram:
             arrays = {n: f[table][n][()] for table, names in ARRAYS.items() for n in names}
             return cls(
                 preset=str(f.attrs["preset"]),
+                board=str(f.attrs["board"]),
+                board_mesh=tuple(int(m) for m in f.attrs["board_mesh"]),
                 n_chips=int(f.attrs["n_chips"]),
                 cores_per_chip=int(f.attrs["cores_per_chip"]),
                 allocator=str(f.attrs["allocator"]),
