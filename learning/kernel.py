@@ -22,8 +22,6 @@ from neurochip.learning.widths import (
     TRACE_MAX,
 )
 
-from neurochip.errors import BackendError
-
 MAX_FACTORS = 8
 # factor variable codes in the product table
 VAR_CODE = {"x1": 0, "x2": 1, "y1": 2, "y2": 3, "y3": 4, "x0": 5, "y0": 6, "w": 7, "d": 8, "t": 9}
@@ -373,24 +371,12 @@ cdef class Kernel:
         return n
 """
 
-_module = None
-
 
 def compiled():
     """The compiled kernel module (compiled once per process, cached on disk by Brian2)."""
-    global _module
-    if _module is None:
-        from brian2.codegen.cpp_prefs import get_compiler_and_args
-        from brian2.codegen.runtime.cython_rt.extension_manager import cython_extension_manager
+    from neurochip.native import compile_cython
 
-        compiler, args = get_compiler_and_args()
-        mod = cython_extension_manager.create_extension(
-            SOURCE, compiler=compiler, extra_compile_args=args, owner_name="neurochip_learning"
-        )
-        if mod is None:
-            raise BackendError("the learning kernel failed to compile with Cython (its message is above)")
-        _module = mod
-    return _module
+    return compile_cython(SOURCE, "neurochip_learning")
 
 
 def product_table(rule) -> np.ndarray:
@@ -399,7 +385,7 @@ def product_table(rule) -> np.ndarray:
     for sop in rule.sums.values():
         for p in sop.products:
             if len(p.factors) > MAX_FACTORS:
-                raise BackendError(f"a product with more than {MAX_FACTORS} factors: {p.text!r}")
+                raise ValueError(f"a product with more than {MAX_FACTORS} factors: {p.text!r}")
             row = [
                 TARGET_CODE[sop.variable],
                 DEP_CODE[p.dependency],

@@ -1,0 +1,86 @@
+"""The compiled router model against the plain discrete-event reference."""
+
+import numpy as np
+import pytest
+from neurochip.routing.costs import RouterCosts
+from neurochip.routing.router import RouterModel
+from neurochip.routing.topology import BOARDS, custom_board
+from router_reference import simulate
+
+BOARD_CASES = [
+    ("one chip", BOARDS["loihi1"]),
+    ("kapoho-bay", BOARDS["kapoho-bay"]),
+    ("3 x 2 mesh", custom_board((3, 2))),
+    ("3-D 2 x 2 x 2", custom_board((2, 2, 2), chip="loihi2")),
+]
+
+
+def random_traffic(rng, board, n, hot=False):
+    cores = board.n_cores
+    src = rng.integers(0, cores, n)
+    dst = rng.integers(0, cores, n) if not hot else rng.choice(rng.integers(0, cores, 3), n)
+    n_syn = rng.integers(1, 40, n)
+    inject = rng.integers(0, 30_000, n)  # ps: cores emit spikes over their update phase
+    ready = rng.integers(0, 50_000, cores)
+    return src, dst, n_syn, inject, ready
+
+
+@pytest.mark.parametrize("name,board", BOARD_CASES, ids=[c[0] for c in BOARD_CASES])
+@pytest.mark.parametrize("load", ["light", "heavy", "hotspot"])
+def test_router_model_equals_discrete_event_reference(name, board, load):
+    rng = np.random.default_rng(hash((name, load)) % 2**32)
+    n = {"light": 60, "heavy": 1500, "hotspot": 800}[load]
+    costs = RouterCosts(chip_link_service_ps=5000) if load == "heavy" else RouterCosts()
+    src, dst, n_syn, inject, ready = random_traffic(rng, board, n, hot=load == "hotspot")
+    if load == "heavy":
+        inject = inject // 1000  # bursts: many messages at the same instants
+    model = RouterModel(board, costs)
+    out = model.simulate(src, dst, n_syn, inject, ready)
+    arrive, done, core_free, loads, paths = simulate(board, costs, src, dst, n_syn, inject, ready)
+    np.testing.assert_array_equal(out["arrive"], arrive)
+    np.testing.assert_array_equal(out["done"], done)
+    np.testing.assert_array_equal(out["core_free"], [core_free[k] for k in range(board.n_cores)])
+    assert out["hops"].tolist() == [len(p) for p in paths]
+    assert sorted(out["link_load"][out["link_load"] > 0].tolist()) == sorted(loads.values())
+    if load != "light":
+        queued = np.asarray(arrive) - inject - costs.in_tile_ps
+        bare = [
+            sum(
+                {
+                    "ew": costs.hop_ew_ps + costs.link_service_ps,
+                    "ns": costs.hop_ns_ps + costs.link_service_ps,
+                    "chip": costs.chip_hop_ps + costs.chip_link_service_ps,
+                }[k]
+                for _, k in p
+            )
+            for p in paths
+        ]
+        assert (queued > np.asarray(bare)).any(), "the traffic should queue somewhere"
+
+
+def test_step_cost_and_energy():
+    board = BOARDS["kapoho-bay"]
+    model = RouterModel(board)
+    c = model.costs
+    src = np.array([0, 0, 5])
+    dst = np.array([1, 128 + 127, 5])
+    cost = model.step(
+        src,
+        dst,
+        [10, 20, 3],
+        [0, 0, 1000],
+        np.zeros(board.n_cores, np.int64),
+        active=3,
+        inactive=5,
+        learning_updates=7,
+        tiles_used=32,
+        chips_used=2,
+    )
+    assert cost.messages == 3 and cost.chip_hops == 1
+    assert cost.step_ps == int(cost.core_done_ps.max()) + c.barrier_ps(32, 1)
+    assert cost.energy_pj["synaptic_ops"] == pytest.approx(33 * c.syn_op_pj)
+    assert cost.energy_pj["learning_updates"] == pytest.approx(7 * c.syn_update_pj)
+    assert cost.energy_pj["neuron_updates"] == pytest.approx(3 * 81 + 5 * 52)
+    assert cost.energy_pj["chip_to_chip"] == pytest.approx(c.chip_hop_pj)
+    assert cost.energy_pj["static"] == pytest.approx(c.static_mw_per_chip * 2 * cost.step_ps * 1e-3)
+    assert "chip 1 link" in model.link_name(int(np.argmax(cost.link_load >= 1) * 0 + model.n_links - 1))
