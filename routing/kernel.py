@@ -46,6 +46,10 @@ cdef struct Msg:
     int8_t phase       # 0 source chip, 1 chip hops, 2 destination chip, 3 to the core, 4 at the core
     int64_t when       # time of the message's pending event
 
+cdef struct Link:
+    int64_t free       # when the link can take its next message
+    int64_t load       # messages it carried
+
 cdef size_t ptr(object arr):
     return <size_t>arr.ctypes.data if arr.size else 0
 
@@ -66,8 +70,9 @@ def simulate(src, dst, nsyn_a, inject_a, board, costs, out):
     cdef int32_t *ew = <int32_t*>ptr(out["ew"])
     cdef int32_t *ns = <int32_t*>ptr(out["ns"])
     cdef int32_t *chops = <int32_t*>ptr(out["chip_hops"])
-    cdef int64_t *load = <int64_t*>ptr(out["link_load"])
-    cdef int64_t *free = <int64_t*>ptr(out["link_free"])
+    cdef int64_t *load_out = <int64_t*>ptr(out["link_load"])
+    cdef int64_t n_links = out["link_load"].size
+    cdef Link *lk = <Link*>malloc(max(n_links, 1) * sizeof(Link))
     cdef int64_t *core_free = <int64_t*>ptr(out["core_free"])
     cdef int64_t nx = board["nx"], ny = board["ny"], cpt = board["cores_per_tile"]
     cdef int64_t cpc = board["cores_per_chip"], mx = board["mesh"][0], my = board["mesh"][1]
@@ -93,45 +98,12 @@ def simulate(src, dst, nsyn_a, inject_a, board, costs, out):
     cdef int64_t i, m, t, tnow, pending = 0, k, link, lat = 0, sv = 0, start, tt, b, p = 0
     cdef int64_t sc, dc, st, dt, c0, c1, c2, e0, e1, e2, first, last, ex, ey
     if n == 0:
+        cfree(lk)
         return 0
+    for k in range(n_links):
+        lk[k].free = 0
+        lk[k].load = 0
     with nogil:
-        # the records, and each path's hop counts in closed form
-        for m in range(n):
-            g = &msg[m]
-            sc, dc = s_core[m] // cpc, d_core[m] // cpc
-            st, dt = (s_core[m] % cpc) // cpt, (d_core[m] % cpc) // cpt
-            g.chip, g.dchip, g.dcore, g.phase = <int32_t>sc, <int32_t>dc, <int32_t>d_core[m], 0
-            g.x, g.y = <int16_t>(st % nx), <int16_t>(st // nx)
-            g.dx, g.dy = <int16_t>(dt % nx), <int16_t>(dt // nx)
-            c0, c1, c2 = sc % mx, (sc // mx) % my, sc // (mx * my)
-            e0, e1, e2 = dc % mx - c0, (dc // mx) % my - c1, dc // (mx * my) - c2
-            g.cdx, g.cdy, g.cdz = <int16_t>e0, <int16_t>e1, <int16_t>e2
-            g.enx, g.eny, g.nxt = 0, 0, -1
-            if sc == dc:
-                g.tx, g.ty = g.dx, g.dy
-                ew[m] = iabs(g.dx - g.x)
-                ns[m] = iabs(g.dy - g.y)
-                chops[m] = 0
-            else:
-                first = 0 if e0 != 0 else (1 if e1 != 0 else 2)
-                last = 2 if e2 != 0 else (1 if e1 != 0 else 0)
-                if first == 0:
-                    ex, ey = (nx - 1 if e0 > 0 else 0), g.y
-                elif first == 1:
-                    ex, ey = g.x, (ny - 1 if e1 > 0 else 0)
-                else:
-                    ex, ey = 0, 0
-                g.tx, g.ty = <int16_t>ex, <int16_t>ey
-                if last == 0:
-                    g.enx, g.eny = <int16_t>(0 if e0 > 0 else nx - 1), g.dy
-                elif last == 1:
-                    g.enx, g.eny = g.dx, <int16_t>(0 if e1 > 0 else ny - 1)
-                else:
-                    g.enx, g.eny = 0, 0
-                ew[m] = iabs(ex - g.x) + iabs(g.dx - g.enx)
-                ns[m] = iabs(ey - g.y) + iabs(g.dy - g.eny)
-                chops[m] = iabs(e0) + iabs(e1) + iabs(e2)
-            hops[m] = ew[m] + ns[m] + chops[m]
         t = (inject[0] >> SHIFT) << SHIFT  # start of the current bucket
         while pending or p < n or not later.empty():
             if pending == 0:  # nothing in the ring: jump to the next injection or far event
@@ -151,6 +123,43 @@ def simulate(src, dst, nsyn_a, inject_a, board, costs, out):
                 pending += 1
             b = (t >> SHIFT) & (ring - 1)
             while p < n and inject[p] < t + (1 << SHIFT):  # messages leaving their cores in this bucket
+                # the message's record, and its path's hop counts in closed form
+                m = p
+                g = &msg[m]
+                sc, dc = s_core[m] // cpc, d_core[m] // cpc
+                st, dt = (s_core[m] % cpc) // cpt, (d_core[m] % cpc) // cpt
+                g.chip, g.dchip, g.dcore, g.phase = <int32_t>sc, <int32_t>dc, <int32_t>d_core[m], 0
+                g.x, g.y = <int16_t>(st % nx), <int16_t>(st // nx)
+                g.dx, g.dy = <int16_t>(dt % nx), <int16_t>(dt // nx)
+                c0, c1, c2 = sc % mx, (sc // mx) % my, sc // (mx * my)
+                e0, e1, e2 = dc % mx - c0, (dc // mx) % my - c1, dc // (mx * my) - c2
+                g.cdx, g.cdy, g.cdz = <int16_t>e0, <int16_t>e1, <int16_t>e2
+                g.enx, g.eny, g.nxt = 0, 0, -1
+                if sc == dc:
+                    g.tx, g.ty = g.dx, g.dy
+                    ew[m] = iabs(g.dx - g.x)
+                    ns[m] = iabs(g.dy - g.y)
+                    chops[m] = 0
+                else:
+                    first = 0 if e0 != 0 else (1 if e1 != 0 else 2)
+                    last = 2 if e2 != 0 else (1 if e1 != 0 else 0)
+                    if first == 0:
+                        ex, ey = (nx - 1 if e0 > 0 else 0), g.y
+                    elif first == 1:
+                        ex, ey = g.x, (ny - 1 if e1 > 0 else 0)
+                    else:
+                        ex, ey = 0, 0
+                    g.tx, g.ty = <int16_t>ex, <int16_t>ey
+                    if last == 0:
+                        g.enx, g.eny = <int16_t>(0 if e0 > 0 else nx - 1), g.dy
+                    elif last == 1:
+                        g.enx, g.eny = g.dx, <int16_t>(0 if e1 > 0 else ny - 1)
+                    else:
+                        g.enx, g.eny = 0, 0
+                    ew[m] = iabs(ex - g.x) + iabs(g.dx - g.enx)
+                    ns[m] = iabs(ey - g.y) + iabs(g.dy - g.eny)
+                    chops[m] = iabs(e0) + iabs(e1) + iabs(e2)
+                hops[m] = ew[m] + ns[m] + chops[m]
                 msg[p].when = inject[p]
                 msg[p].nxt = head[b]
                 head[b] = <int32_t>p
@@ -210,9 +219,9 @@ def simulate(src, dst, nsyn_a, inject_a, board, costs, out):
                     else:
                         g.phase = 3
                 if link >= 0:
-                    start = tnow if tnow > free[link] else free[link]
-                    free[link] = start + sv
-                    load[link] += 1
+                    start = tnow if tnow > lk[link].free else lk[link].free
+                    lk[link].free = start + sv
+                    lk[link].load += 1
                     tt = start + sv + lat
                     if g.x == g.dx and g.y == g.dy and g.chip == g.dchip and g.phase != 1:
                         g.phase = 4  # the hop ends at the destination tile: straight on to the core
@@ -237,6 +246,9 @@ def simulate(src, dst, nsyn_a, inject_a, board, costs, out):
                     head[b] = <int32_t>m
                     pending += 1
             t += 1 << SHIFT
+    for k in range(n_links):
+        load_out[k] = lk[k].load
+    cfree(lk)
     cfree(msg)
     return t
 """
