@@ -132,9 +132,10 @@ class Brian2Backend:
     which gives the same results because the dynamics are deterministic.
     """
 
-    def __init__(self, program, target: str = "auto", seed: int | None = None):
+    def __init__(self, program, target: str = "auto", seed: int | None = None, record_spikes: bool = False):
         self.program = program
         self.seed = seed
+        self.record_spikes = record_spikes
         self.target = choose_target(target)
         self.steps = 0
         self.net = None
@@ -236,7 +237,7 @@ class Brian2Backend:
 
         # spikes are counted by the reset; a monitor only records them for spike probes
         self.spike_mon = None
-        if any(pr.variable == "spikes" for pr in p.probes):
+        if self.record_spikes or any(pr.variable == "spikes" for pr in p.probes):
             self.spike_mon = b2.SpikeMonitor(cx, record=True, name="spikes")
             objects.append(self.spike_mon)
         self.state_mons = self._state_monitors()

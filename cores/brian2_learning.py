@@ -40,6 +40,7 @@ class LearningHook:
             from neurochip.learning.kernel import compiled
 
             kernel = compiled()
+        self.updates_at: dict[int, int] = {}  # step -> synapse updates (for the router's energy)
         self.learners = []
         for lm in p.learning:
             rule = lm.learning_rule()
@@ -111,6 +112,8 @@ class LearningHook:
                     drivers[trace] = hit[hit >= 0]
             learner = entry["learner"]
             changed = learner.step(t, pre[pre >= 0], post[post >= 0], drivers)
+            if changed is not None:
+                self.updates_at[t] = self.updates_at.get(t, 0) + int(changed.size)
             if changed is not None and (learner.kernel is None or entry["learns_delay"]):
                 self._write(entry, learner, changed)
 

@@ -66,6 +66,7 @@ class Results:
     metadata: dict = field(default_factory=dict)
     weight_reports: list[WeightReport] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    router: object = None  # neurochip.routing.stats.RouterStats when the run modelled routing
 
     def __getitem__(self, key) -> SpikeData | StateData:
         name = getattr(key, "name", key)
@@ -91,6 +92,8 @@ class Results:
         for pop, c in self.spike_counts.items():
             lines.append(f"  {pop}: {int(c.sum())} spikes, mean {c.mean():.2f} per neuron")
         lines += [f"  note: {n}" for n in self.notes]
+        if self.router is not None:
+            lines.append(self.router.summary())
         return "\n".join(lines)
 
     # ------------------------------------------------------------------ HDF5
@@ -120,6 +123,8 @@ class Results:
                 for key, arr in arrays.items():
                     h.create_dataset(key, data=arr, compression="gzip" if arr.size > 4096 else None)
             self.resources.to_hdf5(f.create_group("resources"))
+            if self.router is not None:
+                self.router.to_hdf5(f.create_group("router"))
 
         return str(atomic_write(path, KIND, write))
 
@@ -149,4 +154,13 @@ class Results:
                 metadata=get_json(f, "metadata"),
                 weight_reports=[WeightReport(**w) for w in get_json(f, "weight_reports")],
                 notes=list(get_json(f, "notes")),
+                router=_router_from(f),
             )
+
+
+def _router_from(f):
+    if "router" not in f:
+        return None
+    from neurochip.routing.stats import RouterStats
+
+    return RouterStats.from_hdf5(f["router"])

@@ -14,10 +14,10 @@ from neurochip.results import Results, SpikeData, StateData, positions_in
 
 
 def _brian2_backend(target):
-    def make(program, seed=None):
+    def make(program, seed=None, record_spikes=False):
         from neurochip.cores.brian2_backend import Brian2Backend
 
-        return Brian2Backend(program, target=target, seed=seed)
+        return Brian2Backend(program, target=target, seed=seed, record_spikes=record_spikes)
 
     return make
 
@@ -55,12 +55,22 @@ class Simulator:
     seed : int, optional
         Fixes every random choice of a run (the compartment and synapse
         dynamics themselves are deterministic).
+    router : bool or neurochip.routing.costs.RouterCosts
+        Model what every step costs on the hardware (messages, hops, link
+        loads, step time, energy; see :mod:`neurochip.routing.stats`); the
+        statistics are in ``results.router``. Records every spike.
     **compile_options
         Passed to :func:`neurochip.compile_network` when given a Network.
     """
 
     def __init__(
-        self, program_or_network, *, backend: str = "auto", seed: int | None = None, **compile_options
+        self,
+        program_or_network,
+        *,
+        backend: str = "auto",
+        seed: int | None = None,
+        router=False,
+        **compile_options,
     ):
         from neurochip.compiler import compile_network
 
@@ -82,7 +92,10 @@ class Simulator:
         self.seed = seed
         self.compile_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        self._backend = BACKENDS[backend](program, seed=seed)
+        self.router = router
+        self._router_parts: list = []
+        self._router_traffic = None
+        self._backend = BACKENDS[backend](program, seed=seed, record_spikes=bool(router))
         self.build_s = time.perf_counter() - t0
         self.run_s = 0.0
         self._closed = False
@@ -131,6 +144,7 @@ class Simulator:
                 probes[spec.name] = StateData(spec.name, spec.target, spec.variable, indices, steps, data)
         return Results(
             steps=self.steps,
+            router=self._router_stats(),
             probes=probes,
             spike_counts={pop.name: counts[pop.cx] for pop in p.populations},
             resources=p.resources,
@@ -138,6 +152,25 @@ class Simulator:
             weight_reports=list(p.weight_reports),
             notes=list(p.notes),
         )
+
+    def _router_stats(self):
+        """Router statistics up to the current step (computed for the steps not yet done)."""
+        if not self.router:
+            return None
+        from neurochip.routing import stats
+
+        if self._router_traffic is None:
+            costs = None if self.router is True else self.router
+            self._router_traffic = stats.ProgramTraffic(self.program, costs)
+        done = sum(p.steps for p in self._router_parts)
+        if done < self.steps:
+            steps, cx = self._backend.spikes()
+            learning = getattr(self._backend, "learning", None)
+            updates = learning.updates_at if learning is not None else None
+            self._router_parts.append(
+                stats.collect(self._router_traffic, steps, cx, range(done + 1, self.steps + 1), updates)
+            )
+        return stats.concat(self._router_parts, self._router_traffic.model)
 
     def _metadata(self) -> dict:
         import brian2
