@@ -8,7 +8,7 @@ and read or save the :class:`Results`.
 
 __version__ = "0.1.0"
 
-from neurochip.allocators import Allocator, Greedy, RoundRobin
+from neurochip.allocators import Allocator, Greedy, RoundRobin, TrafficAware
 from neurochip.compiler import compile_network
 from neurochip.errors import (
     BackendError,
@@ -45,6 +45,7 @@ __all__ = [
     "SpikeData",
     "SpikeInput",
     "StateData",
+    "TrafficAware",
     "ValidationError",
     "__version__",
     "compile_network",

@@ -112,11 +112,13 @@ class Allocator(ABC):
 
     @abstractmethod
     def place(
-        self, blocks: list[Block], n_chips: int | None, cores_per_chip: int, new_core
+        self, blocks: list[Block], n_chips: int | None, cores_per_chip: int, new_core, traffic=None
     ) -> list[tuple[int, int]]:
         """One (chip, core) per block. ``new_core()`` gives an empty :class:`CoreFill`.
 
-        ``n_chips`` None means as many chips as needed.
+        ``n_chips`` None means as many chips as needed. ``traffic`` (a scipy
+        sparse matrix, blocks x blocks) estimates messages per step from one
+        block to another: the distinct (source neuron, target block) pairs.
         """
 
     def __repr__(self) -> str:
@@ -153,7 +155,7 @@ class Greedy(Allocator):
             None if cores_per_chip is None else check_count("Greedy", "cores_per_chip", cores_per_chip)
         )
 
-    def place(self, blocks, n_chips, cores_per_chip, new_core):
+    def place(self, blocks, n_chips, cores_per_chip, new_core, traffic=None):
         cpc = cores_per_chip if self.cores_per_chip is None else min(self.cores_per_chip, cores_per_chip)
         placement = []
         core_no = 0
@@ -178,7 +180,7 @@ class RoundRobin(Allocator):
 
     name = "roundrobin"
 
-    def place(self, blocks, n_chips, cores_per_chip, new_core):
+    def place(self, blocks, n_chips, cores_per_chip, new_core, traffic=None):
         if n_chips is None:
             n_chips = max(1, -(-len(blocks) // cores_per_chip))
         if len(blocks) > n_chips * cores_per_chip:
@@ -193,7 +195,73 @@ class RoundRobin(Allocator):
         return placement
 
 
-ALLOCATORS: dict[str, type[Allocator]] = {"greedy": Greedy, "roundrobin": RoundRobin}
+class TrafficAware(Allocator):
+    """Keeps blocks that exchange many messages on the same or neighbouring chips.
+
+    Chips are filled one after another, in mesh order: each chip starts with
+    the unplaced block that sends the most messages to the previous chip (the
+    busiest block, for the first), then repeatedly takes the unplaced block
+    with the most traffic to and from the blocks already on it, packing cores
+    as :class:`Greedy` does, until the chip is full (nengo-loihi's
+    GreedyInterchip works alike).
+    """
+
+    name = "traffic"
+
+    def __init__(self, cores_per_chip: int | None = None):
+        self.cores_per_chip = (
+            None if cores_per_chip is None else check_count("TrafficAware", "cores_per_chip", cores_per_chip)
+        )
+
+    def place(self, blocks, n_chips, cores_per_chip, new_core, traffic=None):
+        import scipy.sparse
+
+        cpc = cores_per_chip if self.cores_per_chip is None else min(self.cores_per_chip, cores_per_chip)
+        n = len(blocks)
+        if traffic is None:
+            traffic = scipy.sparse.csr_matrix((n, n))
+        sym = scipy.sparse.csr_matrix(traffic + traffic.T)
+        sym.setdiag(0)
+        sym.eliminate_zeros()
+        unplaced = np.ones(n, bool)
+        placement: list = [None] * n
+        chip, prev = 0, np.zeros(n)
+        while unplaced.any():
+            score = np.where(unplaced, prev, -1.0)
+            if score.max() <= 0:  # nothing talks to the last chip: the busiest block left
+                busy = np.asarray(sym.sum(axis=1)).ravel()
+                score = np.where(unplaced, busy + 1e-9 * np.arange(n, 0, -1), -1.0)
+            fills, attach = [new_core()], np.zeros(n)
+            k = int(np.argmax(score))
+            while k >= 0:
+                fill = fills[-1]
+                if fill.blocks and not fill.fits(blocks[k]):
+                    if len(fills) == cpc:
+                        break
+                    fills.append(new_core())
+                    fill = fills[-1]
+                fill.add(k, blocks[k])
+                placement[k] = (chip, len(fills) - 1)
+                unplaced[k] = False
+                row = sym.getrow(k)
+                attach[row.indices] += row.data
+                cand = np.where(unplaced, attach, -1.0)
+                k = int(np.argmax(cand)) if unplaced.any() else -1
+                if k >= 0 and cand[k] <= 0:  # nothing attached: the next block in order
+                    k = int(np.flatnonzero(unplaced)[0])
+            on_chip = np.array([placement[b] is not None and placement[b][0] == chip for b in range(n)])
+            prev = np.asarray(sym[on_chip].sum(axis=0)).ravel()
+            chip += 1
+        if n_chips is not None and chip > n_chips:
+            needed = len(set(placement))
+            raise _too_few_chips(needed, n_chips, cpc, blocks)
+        return placement
+
+    def __repr__(self) -> str:
+        return f"TrafficAware(cores_per_chip={self.cores_per_chip})"
+
+
+ALLOCATORS: dict[str, type[Allocator]] = {"greedy": Greedy, "roundrobin": RoundRobin, "traffic": TrafficAware}
 
 
 def register_allocator(name: str, cls: type[Allocator]) -> None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurochip.allocators import Block, CoreFill, get_allocator
+from neurochip.allocators import Block, CoreFill, TrafficAware, get_allocator
 from neurochip.cores.fixedpoint import SIGN_MODES as _SIGN_MODES
 from neurochip.cores.fixedpoint import resolve_sign_mode
 from neurochip.cores.resources import (
@@ -76,7 +76,10 @@ def compile_network(
     flat = _discretize(network)
     blocks = _split(network, flat, preset.core, limits == "enforce")
     enforce = limits == "enforce"
-    placement = alloc.place(blocks, chips, preset.cores_per_chip, lambda: CoreFill(preset.core, enforce))
+    traffic = _block_traffic(flat, blocks) if isinstance(alloc, TrafficAware) else None
+    placement = alloc.place(
+        blocks, chips, preset.cores_per_chip, lambda: CoreFill(preset.core, enforce), traffic
+    )
     return _build(network, flat, blocks, placement, preset, alloc, limits, board)
 
 
@@ -363,6 +366,22 @@ def _blocks(net, flat, sp: _Splitter, sizes) -> list[Block]:
                 )
             )
     return blocks
+
+
+def _block_traffic(flat: _Flat, blocks):
+    """Messages per step between blocks if every neuron spiked: distinct (source, target block) pairs."""
+    import scipy.sparse
+
+    block_of = np.full(flat.n_neurons, -1, np.int64)
+    for k, b in enumerate(blocks):
+        s = int(flat.pop_start[b.pop_index])
+        block_of[s + b.start : s + b.stop] = k
+    from_neuron = flat.src < flat.n_neurons
+    src, tgt = flat.src[from_neuron], flat.tgt[from_neuron]
+    n = len(blocks)
+    pairs = np.unique(src * n + block_of[tgt])
+    sb, tb = block_of[pairs // n], pairs % n
+    return scipy.sparse.csr_matrix((np.ones(pairs.size), (sb, tb)), shape=(n, n))
 
 
 # --------------------------------------------------------------------- build

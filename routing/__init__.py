@@ -1,1 +1,3 @@
-"""Topology, addressing and routing tables of cores, chips and boards."""
+"""Topology, addressing, the router model and its statistics."""
+
+from neurochip.routing import topology  # noqa: F401

@@ -30,6 +30,7 @@ def test_public_names_are_pinned():
             "SpikeData",
             "SpikeInput",
             "StateData",
+            "TrafficAware",
             "ValidationError",
             "__version__",
             "compile_network",
