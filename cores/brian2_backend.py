@@ -31,6 +31,7 @@ from types import SimpleNamespace
 
 import numpy as np
 from neurochip.cores import compartment as cm
+from neurochip.cores.brian2_mpi import gather_concat, rank_range
 
 from neurochip.errors import BackendError
 
@@ -132,11 +133,25 @@ class Brian2Backend:
     which gives the same results because the dynamics are deterministic.
     """
 
-    def __init__(self, program, target: str = "auto", seed: int | None = None, record_spikes: bool = False):
+    def __init__(
+        self, program, target: str = "auto", seed: int | None = None, record_spikes: bool = False, comm=None
+    ):
         self.program = program
         self.seed = seed
         self.record_spikes = record_spikes
+        # distributed runs: this rank steps a contiguous range of chips, i.e. of compartments
+        self.comm = comm if comm is not None and comm.Get_size() > 1 else None
+        self.rank, self.size = (comm.Get_rank(), comm.Get_size()) if self.comm else (0, 1)
+        self.cx_lo, self.cx_hi, self.core_rank = rank_range(program, self.rank, self.size)
+        if self.comm is not None and program.learning:
+            raise BackendError(
+                "learning across MPI ranks is not supported yet; run plastic networks in one process"
+            )
         self.target = choose_target(target)
+        if self.comm is not None and self.target == "cpp_standalone":
+            raise BackendError(
+                "cpp_standalone cannot exchange spikes between MPI ranks; use the cython target"
+            )
         self.steps = 0
         self.net = None
         self._snapshot = None
@@ -170,7 +185,8 @@ class Brian2Backend:
         p = self.program
         ms = b2.ms
         self.clock = b2.Clock(dt=1 * ms, name="nc_clock")
-        regs = cm.register_values(p.compartment_registers())
+        lo, hi = self.cx_lo, self.cx_hi
+        regs = {k: v[lo:hi] for k, v in cm.register_values(p.compartment_registers()).items()}
         n_cx = p.n_compartments
         # with every refractory register at 1, the counter c stays 0: leave it out
         refractory = bool((regs["ref"] > 1).any())
@@ -181,7 +197,7 @@ class Brian2Backend:
             flag = ", shared" if uniform(regs[name]) else ""
             lines.append(f"{name} : integer (constant{flag})")
         cx = b2.NeuronGroup(
-            n_cx,
+            max(hi - lo, 1),
             "\n".join(lines),
             threshold=cm.THRESHOLD,
             reset=cm.reset_code(refractory),
@@ -193,12 +209,15 @@ class Brian2Backend:
         cx.run_regularly(cm.update_code(refractory), when="groups", name="cx_update")
         for name, val in regs.items():
             setattr(cx, name, int(val.flat[0]) if uniform(val) else val)
-        cx.u = np.asarray(p.arrays["cx_u_init"], np.int64)
-        cx.v = np.asarray(p.arrays["cx_v_init"], np.int64)
+        if hi > lo:
+            cx.u = np.asarray(p.arrays["cx_u_init"][lo:hi], np.int64)
+            cx.v = np.asarray(p.arrays["cx_v_init"][lo:hi], np.int64)
         self.cx = cx
         objects = [cx]
 
         src, tgt, w_eff, delay, slot = self._expand_synapses()
+        local = (tgt >= lo) & (tgt < hi)  # this rank's synapses: those onto its compartments
+        src, tgt, w_eff, delay, slot = src[local], tgt[local] - lo, w_eff[local], delay[local], slot[local]
         self.inp = None
         if p.n_inputs:
             self.inp = self._input_group()
@@ -214,7 +233,27 @@ class Brian2Backend:
             self.slot_b2 = np.zeros(p.n_synapses, np.int64)
         self.syn = []
         is_input = src >= n_cx
-        for name, mask, source, offset in (("syn", ~is_input, cx, 0), ("syn_in", is_input, self.inp, n_cx)):
+        is_local = (src >= lo) & (src < hi)
+        is_remote = ~is_input & ~is_local
+        self.ghosts = None
+        self.ghost_ids = np.unique(src[is_remote])  # other ranks' compartments with synapses here
+        if self.ghost_ids.size:
+            self.ghosts = b2.NeuronGroup(
+                self.ghost_ids.size,
+                "fired : integer",
+                threshold="fired > 0",
+                reset="fired = 0",
+                clock=self.clock,
+                name="ghosts",
+                order=2,
+            )
+            objects.append(self.ghosts)
+        kinds = (
+            ("syn", is_local, cx, lambda i: i - lo),
+            ("syn_in", is_input, self.inp, lambda i: i - n_cx),
+            ("syn_ghost", is_remote, self.ghosts, lambda i: np.searchsorted(self.ghost_ids, i)),
+        )
+        for name, mask, source, index in kinds:
             if not mask.any():
                 continue
             d = delay[mask]
@@ -222,7 +261,7 @@ class Brian2Backend:
             s = b2.Synapses(
                 source, cx, model, on_pre=cm.ON_PRE, clock=self.clock, name=name, namespace={}, **kw
             )
-            s.connect(i=src[mask] - offset, j=tgt[mask])
+            s.connect(i=index(src[mask]), j=tgt[mask])
             s.w = w_eff[mask]
             if want_mant:
                 s.wm = mant[mask]
@@ -242,6 +281,15 @@ class Brian2Backend:
             objects.append(self.spike_mon)
         self.state_mons = self._state_monitors()
         objects += [m for m, _ in self.state_mons.values()]
+        if self.comm is not None:
+            from neurochip.cores.brian2_mpi import SpikeExchange
+
+            self.exchange = SpikeExchange(self)
+            objects.append(
+                b2.NetworkOperation(
+                    self.exchange, clock=self.clock, when="thresholds", order=1, name="exchange"
+                )
+            )
         self.learning = None
         if p.learning:
             from neurochip.cores.brian2_learning import LearningHook
@@ -303,10 +351,13 @@ class Brian2Backend:
         wanted: dict[tuple, list] = {}
         for pr in self.program.probes:
             if pr.variable in ("u", "v"):
-                wanted.setdefault((-1, pr.sample_every), []).append(np.asarray(pr.index))
+                index = np.asarray(pr.index)
+                mine = index[(index >= self.cx_lo) & (index < self.cx_hi)] - self.cx_lo
+                if mine.size:
+                    wanted.setdefault((-1, pr.sample_every), []).append(mine)
             elif pr.variable == "weights":
                 kind = self.slot_kind[pr.index]
-                for k in np.unique(kind):
+                for k in np.unique(kind[kind >= 0]):
                     wanted.setdefault((int(k), pr.sample_every), []).append(self.slot_b2[pr.index[kind == k]])
         mons = {}
         for n, ((k, every), idx) in enumerate(sorted(wanted.items())):
@@ -381,13 +432,19 @@ class Brian2Backend:
             if self._snapshot is None:
                 return np.zeros(self.program.n_compartments, np.int64)
             return self._snapshot["counts"]
-        return self._live_spike_counts()
+        counts = self._live_spike_counts()
+        return gather_concat(self.comm, counts) if self.comm is not None else counts
 
     def spikes(self) -> tuple[np.ndarray, np.ndarray]:
         """(step, compartment) of every spike, steps from 1."""
         if self.target == "cpp_standalone":
             return self._snapshot["spikes"] if self._snapshot else (np.zeros(0, np.int64),) * 2
-        return self._live_spikes()
+        t, i = self._live_spikes()
+        if self.comm is None:
+            return t, i
+        t, i = gather_concat(self.comm, t), gather_concat(self.comm, i + self.cx_lo)
+        order = np.lexsort((i, t))  # as one process records them: by step, then compartment
+        return t[order], i[order]
 
     def probe(self, spec) -> tuple[np.ndarray, np.ndarray]:
         """(steps, values[n_samples, n_indices]) of a u, v or weights probe.
@@ -401,7 +458,7 @@ class Brian2Backend:
         return self._live_probe(spec)
 
     def _live_spike_counts(self) -> np.ndarray:
-        return np.asarray(self.cx.nspk[:], np.int64)
+        return np.asarray(self.cx.nspk[:], np.int64)[: self.cx_hi - self.cx_lo]
 
     def _live_spikes(self) -> tuple[np.ndarray, np.ndarray]:
         if self.spike_mon is None:
@@ -413,20 +470,29 @@ class Brian2Backend:
     def _live_probe(self, spec) -> tuple[np.ndarray, np.ndarray]:
         index = np.asarray(spec.index)
         if spec.variable in ("u", "v"):
-            parts = [(-1, np.arange(index.size), index)]
+            mine = (index >= self.cx_lo) & (index < self.cx_hi)
+            parts = [(-1, np.flatnonzero(mine), index[mine] - self.cx_lo)] if mine.any() else []
         else:
             kind = self.slot_kind[index]
             parts = [
-                (int(k), np.flatnonzero(kind == k), self.slot_b2[index[kind == k]]) for k in np.unique(kind)
+                (int(k), np.flatnonzero(kind == k), self.slot_b2[index[kind == k]])
+                for k in np.unique(kind[kind >= 0])
             ]
-        data = steps = None
+        steps, columns = None, []
         for k, cols, b2_index in parts:
             mon, record = self.state_mons[(k, spec.sample_every)]
             var = spec.variable if k < 0 else "wm"
             vals = np.asarray(getattr(mon, var)[np.searchsorted(record, b2_index)], np.int64).T
-            if data is None:
-                steps = np.rint(np.asarray(mon.t_[:]) / 1e-3).astype(np.int64) + 1
-                data = np.zeros((vals.shape[0], index.size), np.int64)
+            steps = np.rint(np.asarray(mon.t_[:]) / 1e-3).astype(np.int64) + 1
+            columns.append((cols, vals))
+        if self.comm is not None:  # every rank sampled its own compartments and synapses
+            gathered = self.comm.allgather((steps, columns))
+            steps = next((st for st, _ in gathered if st is not None), None)
+            columns = [c for _, cs in gathered for c in cs]
+        if steps is None:
+            steps = np.zeros(0, np.int64)
+        data = np.zeros((steps.size, index.size), np.int64)
+        for cols, vals in columns:
             data[:, cols] = vals
         return steps, data
 

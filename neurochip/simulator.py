@@ -14,10 +14,10 @@ from neurochip.results import Results, SpikeData, StateData, positions_in
 
 
 def _brian2_backend(target):
-    def make(program, seed=None, record_spikes=False):
+    def make(program, seed=None, record_spikes=False, comm=None):
         from neurochip.cores.brian2_backend import Brian2Backend
 
-        return Brian2Backend(program, target=target, seed=seed, record_spikes=record_spikes)
+        return Brian2Backend(program, target=target, seed=seed, record_spikes=record_spikes, comm=comm)
 
     return make
 
@@ -35,7 +35,8 @@ BACKENDS = {
 
 
 def register_backend(name: str, factory) -> None:
-    """Add a backend: ``factory(program, seed=None)`` returns an object with the Brian2Backend methods."""
+    """Add a backend: ``factory(program, seed=None, record_spikes=False, comm=None)`` returns an
+    object with the Brian2Backend methods."""
     BACKENDS[name] = factory
 
 
@@ -59,6 +60,12 @@ class Simulator:
         Model what every step costs on the hardware (messages, hops, link
         loads, step time, energy; see :mod:`neurochip.routing.stats`); the
         statistics are in ``results.router``. Records every spike.
+    comm : mpi4py communicator, optional
+        Run over the ranks of ``comm``: each steps a contiguous share of the
+        chips and they exchange boundary spikes once per step. By default a
+        process started by ``mpiexec -n R`` (R > 1) uses ``COMM_WORLD``. Every
+        rank returns the same, complete results, bit-identical to one
+        process's; write files from one rank (:attr:`is_root`).
     **compile_options
         Passed to :func:`neurochip.compile_network` when given a Network.
     """
@@ -70,6 +77,7 @@ class Simulator:
         backend: str = "auto",
         seed: int | None = None,
         router=False,
+        comm=None,
         **compile_options,
     ):
         from neurochip.compiler import compile_network
@@ -95,10 +103,35 @@ class Simulator:
         self.router = router
         self._router_parts: list = []
         self._router_traffic = None
-        self._backend = BACKENDS[backend](program, seed=seed, record_spikes=bool(router))
+        if comm is None:
+            from neurochip.cores.brian2_mpi import comm_world
+
+            comm = comm_world()
+        self.comm = comm if comm is not None and comm.Get_size() > 1 else None
+        extra = {"comm": self.comm} if self.comm is not None else {}
+        self._backend = BACKENDS[backend](program, seed=seed, record_spikes=bool(router), **extra)
+        if self.comm is not None:  # after the backend, whose Brian2 import sets its own hook
+            from neurochip.cores.brian2_mpi import abort_on_uncaught_exception
+
+            abort_on_uncaught_exception()
         self.build_s = time.perf_counter() - t0
         self.run_s = 0.0
         self._closed = False
+
+    @property
+    def rank(self) -> int:
+        """This process's MPI rank (0 without MPI)."""
+        return self.comm.Get_rank() if self.comm is not None else 0
+
+    @property
+    def ranks(self) -> int:
+        """How many MPI ranks run the program (1 without MPI)."""
+        return self.comm.Get_size() if self.comm is not None else 1
+
+    @property
+    def is_root(self) -> bool:
+        """True on the one rank that should write files and print (rank 0)."""
+        return self.rank == 0
 
     @property
     def steps(self) -> int:
@@ -186,6 +219,7 @@ class Simulator:
             "backend": self.backend_name,
             "target": getattr(self._backend, "target", self.backend_name),
             "seed": self.seed,
+            "mpi_ranks": self.ranks,
             "steps": self.steps,
             "preset": p.preset,
             "allocator": p.allocator,
