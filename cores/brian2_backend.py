@@ -32,6 +32,7 @@ from types import SimpleNamespace
 import numpy as np
 from neurochip.cores import compartment as cm
 from neurochip.cores.brian2_mpi import gather_concat, rank_range
+from neurochip.cores.spike_queue import fast_spike_queues
 
 from neurochip.errors import BackendError
 
@@ -238,15 +239,12 @@ class Brian2Backend:
         self.ghosts = None
         self.ghost_ids = np.unique(src[is_remote])  # other ranks' compartments with synapses here
         if self.ghost_ids.size:
+            # spikes of other ranks' compartments: the exchange writes their spike space
             self.ghosts = b2.NeuronGroup(
-                self.ghost_ids.size,
-                "fired : integer",
-                threshold="fired > 0",
-                reset="fired = 0",
-                clock=self.clock,
-                name="ghosts",
-                order=2,
+                self.ghost_ids.size, "", threshold="False", reset="", clock=self.clock, name="ghosts"
             )
+            self.ghosts.thresholder["spike"].active = False
+            self.ghosts.resetter["spike"].active = False
             objects.append(self.ghosts)
         kinds = (
             ("syn", is_local, cx, lambda i: i - lo),
@@ -258,9 +256,10 @@ class Brian2Backend:
                 continue
             d = delay[mask]
             kw = {"delay": int(d[0]) * ms} if uniform(d) and not learns_delay else {}
-            s = b2.Synapses(
-                source, cx, model, on_pre=cm.ON_PRE, clock=self.clock, name=name, namespace={}, **kw
-            )
+            with fast_spike_queues():
+                s = b2.Synapses(
+                    source, cx, model, on_pre=cm.ON_PRE, clock=self.clock, name=name, namespace={}, **kw
+                )
             s.connect(i=index(src[mask]), j=tgt[mask])
             s.w = w_eff[mask]
             if want_mant:
@@ -270,6 +269,8 @@ class Brian2Backend:
                 self.slot_b2[slot[mask]] = np.arange(int(mask.sum()))
             if not kw:
                 s.delay = d * ms
+            if hasattr(s.pre.queue, "warm_up"):  # what the pathway reads per synapse
+                s.pre.queue.warm_up(s.variables["_synaptic_post"].get_value(), s.variables["w"].get_value())
             self.prepare_queue.append(prepare_queue_once(s.pre))
             self.syn.append(s)
             objects.append(s)
@@ -284,12 +285,14 @@ class Brian2Backend:
         if self.comm is not None:
             from neurochip.cores.brian2_mpi import SpikeExchange
 
-            self.exchange = SpikeExchange(self)
-            objects.append(
-                b2.NetworkOperation(
-                    self.exchange, clock=self.clock, when="thresholds", order=1, name="exchange"
-                )
-            )
+            # send after the thresholds, receive once local synapses and resets are done;
+            # the ghosts' synapses deliver after that, in the same step
+            self.exchange = x = SpikeExchange(self)
+            objects.append(b2.NetworkOperation(x.start, clock=self.clock, when="thresholds", order=1))
+            objects.append(b2.NetworkOperation(x.finish, clock=self.clock, when="resets", order=1))
+            for s in self.syn:
+                if s.source is self.ghosts:
+                    s.pre.when, s.pre.order = "resets", 2
         self.learning = None
         if p.learning:
             from neurochip.cores.brian2_learning import LearningHook

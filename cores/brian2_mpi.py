@@ -56,7 +56,17 @@ def comm_world():
 
 
 class SpikeExchange:
-    """The per-step exchange, called by a Brian2 ``NetworkOperation``."""
+    """The boundary spike exchange of one rank, in two halves per step.
+
+    :meth:`start` runs right after the compartments' thresholds: it sends each
+    other rank the global ids of this step's spiking compartments with targets
+    there (one message per pair of ranks that share synapses, empty when none
+    spiked) and posts the receives. :meth:`finish` runs after the local synapses
+    and resets have had the time to hide the transfer: it waits for the
+    messages and writes the ghosts' spike space (their own thresholder is off),
+    ascending as Brian2's spike queues expect; the ghosts' synapses deliver
+    right after, in the same step, before the next update reads the input.
+    """
 
     def __init__(self, backend):
         p, a = backend.program, backend.program.arrays
@@ -67,39 +77,53 @@ class SpikeExchange:
         route_src = np.repeat(np.arange(p.n_sources), n_routes)
         route_rank = backend.core_rank[a["route_core"]]
         keep = (route_src >= self.lo) & (route_src < self.hi) & (route_rank != self.rank)
-        self.needs = np.zeros((max(self.hi - self.lo, 1), self.size), bool)
-        self.needs[route_src[keep] - self.lo, route_rank[keep]] = True
-        self.boundary = self.needs.any(axis=1)
+        needs = np.zeros((self.size, max(self.hi - self.lo, 1)), bool)
+        needs[route_rank[keep], route_src[keep] - self.lo] = True
+        self.send_to = [(r, needs[r]) for r in range(self.size) if needs[r].any()]
+        # the ghosts (sorted global ids) come from ranks that own ascending compartment ranges
+        ghost_ids = backend.ghost_ids
+        starts = np.array([rank_range(p, r, self.size)[0] for r in range(self.size)] + [p.n_compartments])
+        owner = np.searchsorted(starts, ghost_ids, side="right") - 1
+        counts = np.bincount(owner, minlength=self.size)
+        self.recv_from = [(r, np.zeros(counts[r], np.int32)) for r in range(self.size) if counts[r]]
         self.cx_space = backend.cx.variables["_spikespace"].get_value()
-        self.ghost_ids = backend.ghost_ids
-        self.fired = backend.ghosts.variables["fired"].get_value() if backend.ghosts is not None else None
-        self.send_counts = np.zeros(self.size, np.int64)
-        self.recv_counts = np.zeros(self.size, np.int64)
+        self.ghost_space = None
+        self.ghost_of = np.full(p.n_compartments, -1, np.int32)  # global compartment -> ghost
+        if backend.ghosts is not None:
+            self.ghost_space = backend.ghosts.variables["_spikespace"].get_value()
+            self.ghost_of[ghost_ids] = np.arange(ghost_ids.size, dtype=np.int32)
+        self.pending = None
         self.messages = 0  # ids sent by this rank so far
 
-    def __call__(self):
+    def start(self):
         from mpi4py import MPI
 
-        n = int(self.cx_space[-1])
-        spiked = self.cx_space[:n]
-        spiked = spiked[self.boundary[spiked]]
-        # one id per (spiking boundary compartment, rank that needs it), grouped by rank
-        dest, which = np.nonzero(self.needs[spiked].T)
-        send = (spiked[which] + self.lo).astype(np.int64)
-        self.send_counts[:] = np.bincount(dest, minlength=self.size)
-        self.comm.Alltoall(self.send_counts, self.recv_counts)
-        recv = np.empty(int(self.recv_counts.sum()), np.int64)
-        s_off = np.r_[0, np.cumsum(self.send_counts[:-1])]
-        r_off = np.r_[0, np.cumsum(self.recv_counts[:-1])]
-        self.comm.Alltoallv(
-            [send, self.send_counts, s_off, MPI.INT64_T], [recv, self.recv_counts, r_off, MPI.INT64_T]
-        )
-        self.messages += send.size
-        if recv.size:
-            idx = np.searchsorted(self.ghost_ids, recv)
-            if not np.array_equal(self.ghost_ids[np.minimum(idx, self.ghost_ids.size - 1)], recv):
-                raise BackendError("MPI exchange: a rank received a spike with no synapse on it")
-            self.fired[idx] = 1
+        spiked = self.cx_space[: self.cx_space[-1]]
+        lo = np.int32(self.lo)
+        requests = [self.comm.Irecv([buf, MPI.INT32_T], source=r, tag=7) for r, buf in self.recv_from]
+        sends = [spiked[mask[spiked]] + lo for _, mask in self.send_to]
+        requests += [
+            self.comm.Isend([ids, MPI.INT32_T], dest=r, tag=7)
+            for (r, _), ids in zip(self.send_to, sends, strict=True)
+        ]
+        self.messages += sum(ids.size for ids in sends)
+        self.pending = (requests, sends)
+
+    def finish(self):
+        from mpi4py import MPI
+
+        requests, _ = self.pending
+        statuses = [MPI.Status() for _ in requests]
+        MPI.Request.Waitall(requests, statuses)
+        self.pending = None
+        if self.ghost_space is None:
+            return
+        n = 0
+        for (_, buf), status in zip(self.recv_from, statuses, strict=False):
+            k = status.Get_count(MPI.INT32_T)
+            self.ghost_space[n : n + k] = self.ghost_of[buf[:k]]
+            n += k
+        self.ghost_space[-1] = n
 
 
 def gather_concat(comm, array: np.ndarray) -> np.ndarray:
