@@ -60,12 +60,12 @@ class SpikeExchange:
 
     :meth:`start` runs right after the compartments' thresholds: it sends each
     other rank the global ids of this step's spiking compartments with targets
-    there (one message per pair of ranks that share synapses, empty when none
-    spiked) and posts the receives. :meth:`finish` runs after the local synapses
-    and resets have had the time to hide the transfer: it waits for the
-    messages and writes the ghosts' spike space (their own thresholder is off),
-    ascending as Brian2's spike queues expect; the ghosts' synapses deliver
-    right after, in the same step, before the next update reads the input.
+    there, counts first (``Alltoall``), then the ids (a nonblocking
+    ``Ialltoallv``). :meth:`finish` runs once the local synapses and resets have
+    had the time to hide the transfer: it waits for the ids and writes the
+    ghosts' spike space (their own thresholder is off), ascending as Brian2's
+    spike queues expect; the ghosts' synapses deliver right after, in the same
+    step, before the next update reads the input.
     """
 
     def __init__(self, backend):
@@ -79,19 +79,20 @@ class SpikeExchange:
         keep = (route_src >= self.lo) & (route_src < self.hi) & (route_rank != self.rank)
         needs = np.zeros((self.size, max(self.hi - self.lo, 1)), bool)
         needs[route_rank[keep], route_src[keep] - self.lo] = True
-        self.send_to = [(r, needs[r]) for r in range(self.size) if needs[r].any()]
-        # the ghosts (sorted global ids) come from ranks that own ascending compartment ranges
-        ghost_ids = backend.ghost_ids
-        starts = np.array([rank_range(p, r, self.size)[0] for r in range(self.size)] + [p.n_compartments])
-        owner = np.searchsorted(starts, ghost_ids, side="right") - 1
-        counts = np.bincount(owner, minlength=self.size)
-        self.recv_from = [(r, np.zeros(counts[r], np.int32)) for r in range(self.size) if counts[r]]
+        self.needs = [needs[r] if needs[r].any() else None for r in range(self.size)]
         self.cx_space = backend.cx.variables["_spikespace"].get_value()
         self.ghost_space = None
         self.ghost_of = np.full(p.n_compartments, -1, np.int32)  # global compartment -> ghost
         if backend.ghosts is not None:
             self.ghost_space = backend.ghosts.variables["_spikespace"].get_value()
-            self.ghost_of[ghost_ids] = np.arange(ghost_ids.size, dtype=np.int32)
+            self.ghost_of[backend.ghost_ids] = np.arange(backend.ghost_ids.size, dtype=np.int32)
+        self.empty = np.zeros(0, np.int32)
+        self.send_counts = np.zeros(self.size, np.int32)
+        self.recv_counts = np.zeros(self.size, np.int32)
+        self.send_offsets = np.zeros(self.size, np.int32)
+        self.recv_offsets = np.zeros(self.size, np.int32)
+        # each ghost arrives at most once per step
+        self.recv = np.zeros(max(backend.ghost_ids.size, 1), np.int32)
         self.pending = None
         self.messages = 0  # ids sent by this rank so far
 
@@ -100,29 +101,34 @@ class SpikeExchange:
 
         spiked = self.cx_space[: self.cx_space[-1]]
         lo = np.int32(self.lo)
-        requests = [self.comm.Irecv([buf, MPI.INT32_T], source=r, tag=7) for r, buf in self.recv_from]
-        sends = [spiked[mask[spiked]] + lo for _, mask in self.send_to]
-        requests += [
-            self.comm.Isend([ids, MPI.INT32_T], dest=r, tag=7)
-            for (r, _), ids in zip(self.send_to, sends, strict=True)
-        ]
-        self.messages += sum(ids.size for ids in sends)
-        self.pending = (requests, sends)
+        # per destination rank, in rank order: the spiking compartments with targets there
+        parts = [spiked[m[spiked]] + lo if m is not None else self.empty for m in self.needs]
+        for r, part in enumerate(parts):
+            self.send_counts[r] = part.size
+        send = np.concatenate(parts)
+        self.comm.Alltoall(self.send_counts, self.recv_counts)
+        np.cumsum(self.send_counts[:-1], out=self.send_offsets[1:])
+        np.cumsum(self.recv_counts[:-1], out=self.recv_offsets[1:])
+        request = self.comm.Ialltoallv(
+            [send, self.send_counts, self.send_offsets, MPI.INT32_T],
+            [self.recv, self.recv_counts, self.recv_offsets, MPI.INT32_T],
+        )
+        self.messages += send.size
+        self.pending = (request, send)
 
     def finish(self):
-        from mpi4py import MPI
-
-        requests, _ = self.pending
-        statuses = [MPI.Status() for _ in requests]
-        MPI.Request.Waitall(requests, statuses)
+        request, _ = self.pending
+        request.Wait()
         self.pending = None
+        n = int(self.recv_counts.sum())
         if self.ghost_space is None:
+            if n:
+                raise BackendError(
+                    "MPI exchange: a rank received spikes but has no synapses from other ranks"
+                )
             return
-        n = 0
-        for (_, buf), status in zip(self.recv_from, statuses, strict=False):
-            k = status.Get_count(MPI.INT32_T)
-            self.ghost_space[n : n + k] = self.ghost_of[buf[:k]]
-            n += k
+        # senders are in rank order and own ascending compartment ranges: the ids arrive sorted
+        self.ghost_space[:n] = self.ghost_of[self.recv[:n]]
         self.ghost_space[-1] = n
 
 
