@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from neurochip.routing.costs import DEFAULT_COSTS, RouterCosts
+from neurochip.routing.kernel import threads
 from neurochip.routing.topology import BoardSpec
 
 ENERGY = ("neuron_updates", "synaptic_ops", "learning_updates", "on_chip_hops", "chip_to_chip", "static")
@@ -35,8 +36,8 @@ class StepCost:
     step_ps: int
     barrier_ps: int
     energy_pj: dict[str, float]
-    arrive_ps: np.ndarray = field(repr=False)  # per message: reaches its destination core
-    done_ps: np.ndarray = field(repr=False)  # per message: its synaptic events processed
+    arrive_ps: np.ndarray | None = field(repr=False)  # per message (if asked): reaches its core
+    done_ps: np.ndarray | None = field(repr=False)  # per message (if asked): its synaptic events done
     link_load: np.ndarray = field(repr=False)  # messages per link
     core_done_ps: np.ndarray = field(repr=False)  # per core of the board
 
@@ -73,25 +74,33 @@ class RouterModel:
         chip, d = divmod(int(link) - n_tile_links, 6)
         return f"chip {chip} link {['+x', '-x', '+y', '-y', '+z', '-z'][d]}"
 
-    def simulate(self, src_core, dst_core, n_syn, inject_ps, core_ready_ps, *, caller_order=True) -> dict:
-        """Per-message and per-link results; ``core_ready_ps`` (per board core): when a core takes input.
+    def simulate(
+        self, src_core, dst_core, n_syn, inject_ps, core_ready_ps, *, caller_order=True, per_message=True
+    ) -> dict:
+        """Per-link and per-core results, totals and (``per_message``) per-message results.
 
-        Message ids, the tie-break for equal times, follow injection time (then the given order).
-        Per-message results come in the caller's order, or (``caller_order=False``, cheaper) in
-        injection order, with ``out["order"]`` mapping them to the caller's messages.
+        ``core_ready_ps`` (per board core): when a core takes input. Message ids, the tie-break
+        for equal times, follow injection time (then the given order). Per-message results come
+        in the caller's order, or (``caller_order=False``, cheaper) in injection order, with
+        ``out["order"]`` mapping them to the caller's messages. ``out["totals"]``: hops,
+        east-west hops, north-south hops, chip-to-chip hops, the last arrival at a core.
         """
         inject = np.asarray(inject_ps, np.int64)
         presorted = inject.size < 2 or bool(np.all(inject[1:] >= inject[:-1]))
         order = np.arange(inject.size) if presorted else np.argsort(inject, kind="stable")
         n = inject.size
-        out = {
-            k: np.empty(n, np.int64 if k in ("arrive", "done") else np.int32)
-            for k in ("arrive", "done", "hops", "ew", "ns", "chip_hops")
-        }
+        out = {}
+        if per_message:
+            out = {
+                k: np.empty(n, np.int64 if k in ("arrive", "done") else np.int32)
+                for k in ("arrive", "done", "hops", "ew", "ns", "chip_hops")
+            }
         out["link_load"] = np.zeros(self.n_links, np.int64)
         out["link_free"] = np.zeros(self.n_links, np.int64)
         out["core_free"] = np.array(core_ready_ps, np.int64)
+        out["totals"] = np.zeros(5, np.int64)
         out["order"] = order
+        out["messages"] = n
         chip = self.board.chip
         board = {
             "nx": self.nx,
@@ -113,8 +122,10 @@ class RouterModel:
             board,
             self.costs.as_dict(),
             out,
+            threads(),
+            per_message,
         )
-        if caller_order and not presorted:
+        if per_message and caller_order and not presorted:
             for key in ("arrive", "done", "hops", "ew", "ns", "chip_hops"):
                 back = np.empty_like(out[key])
                 back[order] = out[key]
@@ -134,35 +145,36 @@ class RouterModel:
         learning_updates: int = 0,
         tiles_used: int = 1,
         chips_used: int = 1,
+        per_message: bool = False,
     ) -> StepCost:
-        """The cost of one step with these messages and compartment updates."""
+        """The cost of one step with these messages and compartment updates (with
+        ``per_message``, each message's arrival and completion times too)."""
         c = self.costs
-        out = self.simulate(src_core, dst_core, n_syn, inject_ps, core_ready_ps)
+        out = self.simulate(src_core, dst_core, n_syn, inject_ps, core_ready_ps, per_message=per_message)
         span = self.board.diameter if chips_used > 1 else 0
         barrier = c.barrier_ps(tiles_used, span)
         step = int(out["core_free"].max(initial=0)) + barrier
         n_syn_total = int(np.asarray(n_syn, np.int64).sum())
+        hops, ew, ns, chip_hops, _ = (int(v) for v in out["totals"])
         energy = {
             "neuron_updates": active * c.neuron_active_pj + inactive * c.neuron_inactive_pj,
             "synaptic_ops": n_syn_total * c.syn_op_pj,
             "learning_updates": learning_updates * c.syn_update_pj,
-            "on_chip_hops": float(out["ew"].sum()) * c.hop_ew_pj
-            + float(out["ns"].sum()) * c.hop_ns_pj
-            + out["arrive"].size * c.in_tile_pj,
-            "chip_to_chip": float(out["chip_hops"].sum()) * c.chip_hop_pj,
+            "on_chip_hops": ew * c.hop_ew_pj + ns * c.hop_ns_pj + out["messages"] * c.in_tile_pj,
+            "chip_to_chip": chip_hops * c.chip_hop_pj,
             # P [mW] * t [ps] = P * t * 1e-15 J = P * t * 1e-3 pJ
             "static": c.static_mw_per_chip * chips_used * step * 1e-3,
         }
         return StepCost(
-            messages=int(out["arrive"].size),
-            hops=int(out["hops"].sum()),
-            chip_hops=int(out["chip_hops"].sum()),
+            messages=int(out["messages"]),
+            hops=hops,
+            chip_hops=chip_hops,
             max_link_load=int(out["link_load"].max(initial=0)),
             step_ps=step,
             barrier_ps=barrier,
             energy_pj=energy,
-            arrive_ps=out["arrive"],
-            done_ps=out["done"],
+            arrive_ps=out.get("arrive"),
+            done_ps=out.get("done"),
             link_load=out["link_load"],
             core_done_ps=out["core_free"],
         )
