@@ -27,7 +27,7 @@ def random_sparse(rng, n_post, n_pre, fan_in, low, high):
     )
 
 
-def build(steps: int, seed: int = 7) -> nc.Network:
+def build(steps: int = 1000, seed: int = 7) -> nc.Network:
     rng = np.random.default_rng(seed)
     with nc.Network("multicore") as net:
         inp = nc.SpikeInput(200, raster=rng.random((steps, 200)) < 0.02, name="input")

@@ -8,21 +8,50 @@ and read or save the :class:`Results`.
 
 __version__ = "0.1.0"
 
-from neurochip.allocators import Allocator, Greedy, RoundRobin, TrafficAware
-from neurochip.compiler import compile_network
-from neurochip.errors import (
-    BackendError,
-    FileFormatError,
-    NeurochipError,
-    ResourceError,
-    ValidationError,
-)
-from neurochip.learning import LearningRule
-from neurochip.network import Network, Population, Probe, Projection, SpikeInput
-from neurochip.presets import PRESETS, get_preset
-from neurochip.program import ChipProgram
-from neurochip.results import Results, SpikeData, StateData
-from neurochip.simulator import BACKENDS, Simulator
+# Names are imported on first use (PEP 562), so `import neurochip` and the command
+# line's --help stay fast; `from neurochip import X` works as usual.
+_LAZY = {
+    "Allocator": "neurochip.allocators",
+    "Greedy": "neurochip.allocators",
+    "RoundRobin": "neurochip.allocators",
+    "TrafficAware": "neurochip.allocators",
+    "compile_network": "neurochip.compiler",
+    "BackendError": "neurochip.errors",
+    "FileFormatError": "neurochip.errors",
+    "NeurochipError": "neurochip.errors",
+    "ResourceError": "neurochip.errors",
+    "ValidationError": "neurochip.errors",
+    "LearningRule": "neurochip.learning",
+    "Network": "neurochip.network",
+    "Population": "neurochip.network",
+    "Probe": "neurochip.network",
+    "Projection": "neurochip.network",
+    "SpikeInput": "neurochip.network",
+    "PRESETS": "neurochip.presets",
+    "get_preset": "neurochip.presets",
+    "ChipProgram": "neurochip.program",
+    "Results": "neurochip.results",
+    "SpikeData": "neurochip.results",
+    "StateData": "neurochip.results",
+    "BACKENDS": "neurochip.simulator",
+    "Simulator": "neurochip.simulator",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'neurochip' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "Allocator",

@@ -135,10 +135,12 @@ def _too_few_chips(needed_cores: int, n_chips: int, cpc: int, blocks: list[Block
         for pop, bs in split.items()
         if len(bs) > 1
     ]
-    return ResourceError(
+    err = ResourceError(
         f"placement: the network needs {needed_cores} cores ({need_chips} chips of {cpc} cores); "
         f"{n_chips} chip(s) provide {n_chips * cpc} cores" + (f" ({'; '.join(why[:5])})" if why else "")
     )
+    err.cores_needed, err.cores_available = needed_cores, n_chips * cpc
+    return err
 
 
 class Greedy(Allocator):

@@ -211,15 +211,47 @@ def _per_chunk_distinct(chunk: np.ndarray, key: np.ndarray, n_chunks: int) -> np
     return np.bincount(pairs // (int(key.max()) + 1), minlength=n_chunks)
 
 
-def _list_bits(chunk, src, fmt, fmt_bits, n_chunks) -> np.ndarray:
+class _SortedRuns:
+    """Synapses sorted by some keys, then target; counts distinct (chunk, keys) pairs in O(n).
+
+    Chunks are ranges of consecutive targets, so in this order a chunk index
+    never decreases within a run of equal keys: a new (chunk, keys) pair starts
+    wherever the keys or the chunk change. Sorting once makes every trial block
+    size of the splitter linear instead of a sort.
+    """
+
+    def __init__(self, tgt: np.ndarray, *keys: np.ndarray):
+        order = np.lexsort((tgt, *keys[::-1]))
+        self.tgt = tgt[order]
+        self.new_key = np.zeros(order.size, bool)
+        if order.size:
+            self.new_key[0] = True
+            for key in keys:
+                k = key[order]
+                self.new_key[1:] |= k[1:] != k[:-1]
+        self.keys = [key[order] for key in keys]
+
+    def starts(self, chunk: np.ndarray) -> np.ndarray:
+        """Positions where a new (chunk, keys) pair starts, for ``chunk`` of each sorted synapse."""
+        new = self.new_key.copy()
+        new[1:] |= chunk[1:] != chunk[:-1]
+        return np.flatnonzero(new)
+
+    def distinct(self, offset: int, size: int, n_chunks: int) -> np.ndarray:
+        """Distinct key values per chunk of ``size`` targets counted from ``offset``."""
+        chunk = (self.tgt - offset) // size
+        return np.bincount(chunk[self.starts(chunk)], minlength=n_chunks)
+
+
+def _list_bits(runs: _SortedRuns, offset: int, size: int, fmt_bits, n_chunks) -> np.ndarray:
     """Synapse memory per chunk: synapse lists grouped by (chunk, source axon, format)."""
-    if chunk.size == 0:
+    if runs.tgt.size == 0:
         return np.zeros(n_chunks, np.int64)
-    nf = len(fmt_bits)
-    ns = int(src.max()) + 1
-    keys, counts = np.unique((chunk * ns + src) * nf + fmt, return_counts=True)
-    bits = synapse_list_bits(counts, fmt_bits[keys % nf])
-    return np.bincount(keys // (ns * nf), weights=bits, minlength=n_chunks).astype(np.int64)
+    chunk = (runs.tgt - offset) // size
+    first = runs.starts(chunk)
+    counts = np.diff(np.r_[first, runs.tgt.size])
+    bits = synapse_list_bits(counts, fmt_bits[runs.keys[1][first]])
+    return np.bincount(chunk[first], weights=bits, minlength=n_chunks).astype(np.int64)
 
 
 def _partition(labels: np.ndarray, n: int) -> list[np.ndarray]:
@@ -243,6 +275,7 @@ class _Splitter:
             from_neuron = flat.src < flat.n_neurons  # inputs are not split
             src_pop = np.where(from_neuron, self.pop_of_nid[np.where(from_neuron, flat.src, 0)], n_pops)
             self.out_syn = _partition(src_pop, n_pops + 1)[:n_pops]
+        self._runs: dict = {}
         self.split_by = {
             k: (
                 "block_size"
@@ -261,30 +294,42 @@ class _Splitter:
             "compartments": np.bincount(local // size, minlength=n_chunks),
             "profiles": _per_chunk_distinct(local // size, f.profile_id[start : start + n], n_chunks),
         }
-        syn = self.in_syn[k]
-        chunk = (f.tgt[syn] - start) // size
-        use["formats"] = _per_chunk_distinct(chunk, f.fmt[syn], n_chunks)
+        use["formats"] = self.runs("fmt", k).distinct(start, size, n_chunks)
         if self.enforce:
-            use["in_axons"] = _per_chunk_distinct(chunk, f.src[syn], n_chunks)
-            use["synapse_bits"] = _list_bits(chunk, f.src[syn], f.fmt[syn], self.fmt_bits, n_chunks)
+            use["in_axons"] = self.runs("src", k).distinct(start, size, n_chunks)
+            use["synapse_bits"] = _list_bits(self.runs("src_fmt", k), start, size, self.fmt_bits, n_chunks)
             use["out_axons"] = self._out_axons(k, size, sizes)
         return use
+
+    def runs(self, what: str, k: int) -> _SortedRuns:
+        """Population ``k``'s synapses sorted for counting per chunk (built once)."""
+        key = (what, k)
+        if key not in self._runs:
+            f = self.flat
+            if what == "out":
+                syn = self.out_syn[k]
+                self._runs[key] = _SortedRuns(f.tgt[syn], f.src[syn])
+            else:
+                syn = self.in_syn[k]
+                keys = {"fmt": (f.fmt,), "src": (f.src,), "src_fmt": (f.src, f.fmt)}[what]
+                self._runs[key] = _SortedRuns(f.tgt[syn], *(a[syn] for a in keys))
+        return self._runs[key]
 
     def _out_axons(self, k: int, size: int, sizes: list[int]) -> np.ndarray:
         """Per chunk: sum over its neurons of distinct target blocks (>= distinct target cores)."""
         f = self.flat
         start, n = int(f.pop_start[k]), self.net.populations[k].n
         n_chunks = -(-n // size)
-        syn = self.out_syn[k]
-        if syn.size == 0:
+        if self.out_syn[k].size == 0:
             return np.zeros(n_chunks, np.int64)
+        runs = self.runs("out", k)  # by source neuron, then target: target blocks never decrease
         sz = np.array(sizes, np.int64)
         sz[k] = size
         block_start = np.cumsum([0] + [-(-p.n // s) for p, s in zip(self.net.populations, sz, strict=True)])
-        tpop = self.pop_of_nid[f.tgt[syn]]
-        tblock = block_start[tpop] + (f.tgt[syn] - f.pop_start[tpop]) // sz[tpop]
-        pairs = np.unique((f.src[syn] - start) * int(block_start[-1]) + tblock)
-        per_neuron = np.bincount(pairs // int(block_start[-1]), minlength=n)
+        tpop = self.pop_of_nid[runs.tgt]
+        tblock = block_start[tpop] + (runs.tgt - f.pop_start[tpop]) // sz[tpop]
+        first = runs.starts(tblock)
+        per_neuron = np.bincount(runs.keys[0][first] - start, minlength=n)
         return np.bincount(np.arange(n) // size, weights=per_neuron, minlength=n_chunks).astype(np.int64)
 
     def excess(self, k: int, size: int, sizes: list[int]):

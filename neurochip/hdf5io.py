@@ -65,6 +65,18 @@ def open_read(path, kind: str):
         f.close()
 
 
+def kind_of(path) -> str | None:
+    """The neurochip kind of an HDF5 file (None for another HDF5 file)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            kind = f.attrs.get("neurochip_kind")
+    except OSError as exc:
+        raise FileFormatError(f"{path}: not a readable HDF5 file ({exc})") from exc
+    return None if kind is None else str(kind)
+
+
 def put_json(group, name: str, obj) -> None:
     group.attrs[name] = json.dumps(obj)
 

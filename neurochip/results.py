@@ -67,6 +67,7 @@ class Results:
     weight_reports: list[WeightReport] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     router: object = None  # neurochip.routing.stats.RouterStats when the run modelled routing
+    extras: dict = field(default_factory=dict)  # JSON-able facts added by the caller (demos, CLI)
 
     def __getitem__(self, key) -> SpikeData | StateData:
         name = getattr(key, "name", key)
@@ -105,6 +106,7 @@ class Results:
             put_json(f, "metadata", self.metadata)
             put_json(f, "notes", self.notes)
             put_json(f, "weight_reports", [w.to_dict() for w in self.weight_reports])
+            put_json(f, "extras", self.extras)
             g = f.create_group("spike_counts")
             for k, (name, c) in enumerate(self.spike_counts.items()):
                 d = g.create_dataset(str(k), data=c)
@@ -155,6 +157,7 @@ class Results:
                 weight_reports=[WeightReport(**w) for w in get_json(f, "weight_reports")],
                 notes=list(get_json(f, "notes")),
                 router=_router_from(f),
+                extras=get_json(f, "extras") if "extras" in f.attrs else {},
             )
 
 

@@ -1,0 +1,7 @@
+"""``python -m neurochip`` runs the command line (:mod:`neurochip.cli`)."""
+
+import sys
+
+from neurochip.cli import main
+
+sys.exit(main())
