@@ -1,4 +1,4 @@
-"""The ``neurochip`` command line: info, compile, run, demo, inspect.
+"""The ``neurochip`` command line: info, compile, run, demo, scale, inspect.
 
 Heavy modules (Brian2, the compiler, h5py) are imported inside the commands,
 so ``neurochip --help`` answers at once. User mistakes (a bad argument, a
@@ -310,6 +310,41 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_scale(args, argv) -> int:
+    if args.mpi and args.mpi > 1 and not _under_mpi():
+        return _relaunch_under_mpi(args, argv)
+    from neurochip import scaling
+
+    chips = [int(c) for c in args.chips.split(",")]
+    board = args.board
+    if args.mesh:
+        from neurochip.routing.topology import custom_board
+
+        board = custom_board(tuple(int(m) for m in args.mesh.lower().split("x")))
+    progress = Progress(f"scale {args.mode}", None if not args.json else False)
+    records = scaling.scale(
+        args.mode,
+        chips,
+        per_chip=args.per_chip,
+        n=args.compartments,
+        board=board,
+        steps=args.steps,
+        backend=args.backend,
+        allocator=args.allocator,
+        local=args.local,
+        seed=args.seed,
+        progress=progress,
+    )
+    out = Path(args.output or f"out/scale-{args.mode}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(records, indent=1))
+    text = scaling.table(records) + f"\nJSON written to {out}"
+    if args.plot:
+        text += "\nplot: " + scaling.plot(records, out.with_suffix(".png"))
+    _emit(args, {"points": records, "json_file": str(out)}, text)
+    return 0
+
+
 def cmd_inspect(args) -> int:
     from neurochip.errors import FileFormatError
     from neurochip.hdf5io import kind_of
@@ -407,6 +442,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="results file (default out/demo-<name>-<mode>.h5)")
     p.add_argument("--json", action="store_true", help="print JSON (with `accuracy`)")
 
+    p = sub.add_parser("scale", help="weak or strong multi-chip scaling experiment")
+    p.add_argument("--mode", default="weak", choices=["weak", "strong"])
+    p.add_argument("--chips", default="1,2,4,8", help="chip counts, e.g. 1,2,4,8,16")
+    p.add_argument(
+        "--per-chip", type=int, default=4096, help="compartments per chip (weak; strong default n)"
+    )
+    p.add_argument("--compartments", type=int, help="network size for strong scaling")
+    p.add_argument("--board", default="pohoiki-beach", help="named board (see `neurochip info`)")
+    p.add_argument("--mesh", help="custom chip mesh instead of --board, e.g. 4x4")
+    p.add_argument("--allocator", default="greedy", choices=["greedy", "roundrobin", "traffic"])
+    p.add_argument("--local", type=float, default=0.8, help="share of synapses within a chip's group")
+    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--backend", default="auto", choices=["auto", "cython", "numpy", "cpp_standalone"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--mpi", type=int, metavar="R", help="run every point over R MPI ranks")
+    p.add_argument("--plot", action="store_true", help="write a PNG next to the JSON")
+    p.add_argument("-o", "--output", help="JSON file (default out/scale-<mode>.json)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
     p = sub.add_parser("inspect", help="summary of a results (or program) file")
     p.add_argument("file")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -430,6 +484,8 @@ def main(argv=None) -> int:
     try:
         if args.command == "run":
             return cmd_run(args, argv)
+        if args.command == "scale":
+            return cmd_scale(args, argv)
         return {"info": cmd_info, "compile": cmd_compile, "demo": cmd_demo, "inspect": cmd_inspect}[
             args.command
         ](args)

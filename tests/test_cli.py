@@ -136,3 +136,22 @@ def test_run_over_mpi_from_the_cli(netfile, tmp_path):
     a, b = nc.Results.load(tmp_path / "a.h5"), nc.Results.load(tmp_path / "b.h5")
     np.testing.assert_array_equal(a["spikes"].steps, b["spikes"].steps)
     np.testing.assert_array_equal(a["spikes"].index, b["spikes"].index)
+
+
+def test_scale_weak_and_strong(tmp_path):
+    d = json.loads(
+        cli(
+            "scale", "--chips", "1,2", "--per-chip", 1024, "--steps", 30, "--json", "-o", tmp_path / "w.json"
+        ).stdout
+    )
+    pts = d["points"]
+    assert [p["chips"] for p in pts] == [1, 2] and [p["compartments"] for p in pts] == [1024, 2048]
+    assert pts[0]["inter_chip_share"] == 0 and 0 < pts[1]["inter_chip_share"] < 1
+    assert all(p["steps_per_s"] > 0 and p["modeled_step_us"] > 0 for p in pts)
+    assert json.loads((tmp_path / "w.json").read_text()) == pts
+    s = json.loads(
+        cli("scale", "--mode", "strong", "--chips", "1,2", "--per-chip", 1024, "--steps", 30, "--mesh", "2x2",
+            "--json", "-o", tmp_path / "s.json").stdout
+    )["points"]  # fmt: skip
+    assert [p["compartments"] for p in s] == [2048, 2048] and s[1]["chips"] == 2 and s[0]["board"] == "2x2"
+    assert s[0]["spikes"] == s[1]["spikes"]  # placement never changes the dynamics
