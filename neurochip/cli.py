@@ -315,12 +315,18 @@ def cmd_scale(args, argv) -> int:
         return _relaunch_under_mpi(args, argv)
     from neurochip import scaling
 
-    chips = [int(c) for c in args.chips.split(",")]
+    try:
+        chips = [int(c) for c in args.chips.split(",")]
+    except ValueError:
+        raise UserError(f"--chips {args.chips!r}: expected chip counts such as 1,2,4,8") from None
     board = args.board
     if args.mesh:
         from neurochip.routing.topology import custom_board
 
-        board = custom_board(tuple(int(m) for m in args.mesh.lower().split("x")))
+        try:
+            board = custom_board(tuple(int(m) for m in args.mesh.lower().split("x")))
+        except ValueError:
+            raise UserError(f"--mesh {args.mesh!r}: expected a mesh such as 4x4 or 2x2x2") from None
     progress = Progress(f"scale {args.mode}", None if not args.json else False)
     records = scaling.scale(
         args.mode,
