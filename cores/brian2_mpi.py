@@ -39,12 +39,16 @@ def rank_range(program, rank: int, size: int):
     return int(starts[mine[0]]), int(starts[mine[-1] + 1]), core_rank
 
 
-def comm_world():
-    """mpi4py's COMM_WORLD when this process was started by ``mpiexec`` with more than one rank."""
+def launched_by_mpiexec() -> bool:
+    """True when ``mpiexec`` (MPICH or Open MPI) started this process with more than one rank."""
     import os
 
-    launched = any(int(os.environ.get(k, "1") or 1) > 1 for k in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE"))
-    if not launched:
+    return any(int(os.environ.get(k, "1") or 1) > 1 for k in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE"))
+
+
+def comm_world():
+    """mpi4py's COMM_WORLD when this process was started by ``mpiexec`` with more than one rank."""
+    if not launched_by_mpiexec():
         return None
     try:
         from mpi4py import MPI

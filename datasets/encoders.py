@@ -25,6 +25,7 @@ import numpy as np
 from neurochip.learning.rng import random_bits
 
 from neurochip.errors import ValidationError
+from neurochip.params import check_count
 
 RATE_STREAM = 101
 EVENT_DTYPE = np.dtype([("x", "<i2"), ("y", "<i2"), ("t", "<i8"), ("p", "?")])
@@ -41,12 +42,6 @@ def _check_x(name, x) -> np.ndarray:
     return x
 
 
-def _check_steps(name, steps) -> int:
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValidationError(f"{name}.steps: {steps!r} must be a positive integer")
-    return int(steps)
-
-
 def rate(x, steps: int, *, max_prob: float = 1.0, seed: int = 0, sample_ids=None) -> np.ndarray:
     """Bernoulli rate code: channel ``c`` of sample ``b`` spikes with probability ``x[b, c] * max_prob``.
 
@@ -54,7 +49,7 @@ def rate(x, steps: int, *, max_prob: float = 1.0, seed: int = 0, sample_ids=None
     sample gets the same spikes whatever batch it is in.
     """
     x = _check_x("rate", x)
-    steps = _check_steps("rate", steps)
+    steps = check_count("rate", "steps", steps)
     if not 0 < max_prob <= 1:
         raise ValidationError(f"rate.max_prob: {max_prob} is not in (0, 1]")
     b, f = x.shape
@@ -72,7 +67,7 @@ def rate(x, steps: int, *, max_prob: float = 1.0, seed: int = 0, sample_ids=None
 def latency(x, steps: int, *, threshold: float = 0.0) -> np.ndarray:
     """Time to first spike: intensity 1 spikes at step 1, intensity just above ``threshold`` at ``steps``."""
     x = _check_x("latency", x)
-    steps = _check_steps("latency", steps)
+    steps = check_count("latency", "steps", steps)
     if not 0 <= threshold < 1:
         raise ValidationError(f"latency.threshold: {threshold} is not in [0, 1)")
     b, f = x.shape
@@ -118,7 +113,7 @@ def saccades(
     plus ``border`` pixels each side (28 x 28 -> 34 x 34, as N-MNIST).
     """
     x = _check_x("saccades", x)
-    steps_per_saccade = _check_steps("saccades", steps_per_saccade)
+    steps_per_saccade = check_count("saccades", "steps_per_saccade", steps_per_saccade)
     h, w = (int(s) for s in shape)
     if h * w != x.shape[1]:
         raise ValidationError(f"saccades.shape: {shape} does not hold {x.shape[1]} features")
@@ -157,7 +152,7 @@ def events_to_raster(events, sensor, steps: int | None = None) -> np.ndarray:
     width, height, pols = sensor
     if steps is None:
         steps = max((int(e["t"].max()) for e in events if len(e)), default=1)
-    steps = _check_steps("events_to_raster", steps)
+    steps = check_count("events_to_raster", "steps", steps)
     out = np.zeros((steps, len(events), width * height * pols), dtype=bool)
     for b, e in enumerate(events):
         keep = (e["t"] >= 1) & (e["t"] <= steps)

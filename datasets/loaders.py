@@ -67,9 +67,10 @@ class Dataset:
         is_test[np.concatenate(test)] = True
         order = rng.permutation(len(self.y))
         tr, te = order[~is_test[order]], order[is_test[order]]
-        return self._subset(tr, "train"), self._subset(te, "test")
+        return self.subset(tr, "train"), self.subset(te, "test")
 
-    def _subset(self, idx, part) -> Dataset:
+    def subset(self, idx, part: str = "subset") -> Dataset:
+        """The samples at ``idx``, named ``<name>-<part>``."""
         return Dataset(f"{self.name}-{part}", self.x[idx], self.y[idx], self.shape, self.max_value)
 
 

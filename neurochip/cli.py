@@ -223,12 +223,10 @@ def _relaunch_under_mpi(args, argv) -> int:
     return subprocess.call(cmd)
 
 
-def _under_mpi() -> bool:
-    return any(k in os.environ for k in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMI_RANK"))
-
-
 def cmd_run(args, argv) -> int:
-    if args.mpi and args.mpi > 1 and not _under_mpi():
+    from neurochip.cores.brian2_mpi import launched_by_mpiexec
+
+    if args.mpi and args.mpi > 1 and not launched_by_mpiexec():
         return _relaunch_under_mpi(args, argv)
     from neurochip.simulator import Simulator
 
@@ -266,23 +264,9 @@ def cmd_run(args, argv) -> int:
         "steps_per_s": results.steps / m["run_s"] if m.get("run_s") else None,
     }
     if results.router is not None:
-        data["router"] = _router_dict(results.router)
+        data["router"] = results.router.totals()
     _emit(args, data, results.summary() + f"\nresults written to {path}")
     return 0
-
-
-def _router_dict(r) -> dict:
-    import numpy as np
-
-    s = r.per_step
-    return {
-        "messages": int(s["messages"].sum()),
-        "hops": int(s["hops"].sum()),
-        "chip_hops": int(s["chip_hops"].sum()),
-        "max_link_load": int(s["max_link_load"].max(initial=0)),
-        "step_time_us_mean": float(np.mean(s["step_ps"]) / 1e6) if r.steps else 0.0,
-        "energy_uj": {k: float(v.sum()) / 1e6 for k, v in r.energy_pj.items()},
-    }
 
 
 def cmd_demo(args) -> int:
@@ -311,7 +295,9 @@ def cmd_demo(args) -> int:
 
 
 def cmd_scale(args, argv) -> int:
-    if args.mpi and args.mpi > 1 and not _under_mpi():
+    from neurochip.cores.brian2_mpi import launched_by_mpiexec
+
+    if args.mpi and args.mpi > 1 and not launched_by_mpiexec():
         return _relaunch_under_mpi(args, argv)
     from neurochip import scaling
 
@@ -381,7 +367,7 @@ def cmd_inspect(args) -> int:
         "extras": {k: v for k, v in r.extras.items() if k == "demo"},
     }
     if r.router is not None:
-        data["router"] = _router_dict(r.router)
+        data["router"] = r.router.totals()
     text = r.summary()
     if "demo" in r.extras:
         from neurochip.demos import format_summary

@@ -39,7 +39,7 @@ from neurochip.cores.resources import (
 from neurochip.cores.synapse import SIGN_MODE_CODE, SynapseFormat, delay_bits, encode_weights
 from neurochip.errors import ResourceError, ValidationError
 from neurochip.network import Network, Population, SpikeInput
-from neurochip.presets import get_board, get_preset
+from neurochip.presets import board_spec, get_board, get_preset
 from neurochip.program import ChipProgram, InputMap, LearningMap, PopulationMap, ProbeSpec, ProjectionMap
 from neurochip.routing.topology import mesh_board
 
@@ -66,8 +66,8 @@ def compile_network(
         raise ValidationError(f"compile_network.limits: {limits!r} is not one of {LIMIT_MODES}")
     if chips is not None and (isinstance(chips, bool) or not isinstance(chips, int) or chips < 1):
         raise ValidationError(f"compile_network.chips: {chips!r} must be a positive integer or None")
-    if isinstance(board, str) and board in ("loihi2", "hala-point") and preset == "loihi1":
-        preset = "loihi2"
+    if board is not None and preset == "loihi1":  # the default follows the board's chips
+        preset = board_spec(board).chip.name
     preset = get_preset(preset)
     board = get_board(board, chips, preset)
     chips = board.n_chips if board is not None else None

@@ -62,7 +62,7 @@ def run_demo(
     data = load(spec.dataset)
     train, test = data.split(test_fraction, seed=seed)
     if limit is not None:
-        test = test._subset(np.arange(min(limit, len(test))), "test")
+        test = test.subset(np.arange(min(limit, len(test))), "test")
     clf = ConvertedClassifier(
         hidden or spec.hidden,
         steps=steps or spec.steps,

@@ -36,18 +36,23 @@ def atomic_write(path, kind: str, writer) -> Path:
     return path
 
 
-@contextmanager
-def open_read(path, kind: str):
-    """Open a neurochip HDF5 file of ``kind`` for reading, checking kind and version."""
+def _open(path):
+    """An HDF5 file open for reading; anything but a missing file becomes a FileFormatError."""
     import h5py
 
-    path = Path(path)
     try:
-        f = h5py.File(path, "r")
+        return h5py.File(path, "r")
     except FileNotFoundError:
         raise
     except OSError as exc:
         raise FileFormatError(f"{path}: not a readable HDF5 file ({exc})") from exc
+
+
+@contextmanager
+def open_read(path, kind: str):
+    """Open a neurochip HDF5 file of ``kind`` for reading, checking kind and version."""
+    path = Path(path)
+    f = _open(path)
     try:
         got = f.attrs.get("neurochip_kind")
         if got != kind:
@@ -67,13 +72,8 @@ def open_read(path, kind: str):
 
 def kind_of(path) -> str | None:
     """The neurochip kind of an HDF5 file (None for another HDF5 file)."""
-    import h5py
-
-    try:
-        with h5py.File(path, "r") as f:
-            kind = f.attrs.get("neurochip_kind")
-    except OSError as exc:
-        raise FileFormatError(f"{path}: not a readable HDF5 file ({exc})") from exc
+    with _open(path) as f:
+        kind = f.attrs.get("neurochip_kind")
     return None if kind is None else str(kind)
 
 

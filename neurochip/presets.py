@@ -39,17 +39,23 @@ def get_preset(preset: str | Preset) -> Preset:
         raise ValidationError(f"preset: {preset!r} is not one of {sorted(PRESETS)}") from None
 
 
-def get_board(board: str | BoardSpec | None, chips: int | None, preset: Preset) -> BoardSpec | None:
-    """The board a network is compiled for (None: as many chips as the placement needs)."""
-    if board is None:
-        return None if chips is None else mesh_board(chips, preset.chip)
+def board_spec(board: str | BoardSpec) -> BoardSpec:
+    """A board by name, or the given BoardSpec."""
     if isinstance(board, str):
         try:
-            board = BOARDS[board]
+            return BOARDS[board]
         except KeyError:
             raise ValidationError(f"board: {board!r} is not one of {sorted(BOARDS)}") from None
     if not isinstance(board, BoardSpec):
         raise ValidationError(f"board: expected a board name or BoardSpec, got {board!r}")
+    return board
+
+
+def get_board(board: str | BoardSpec | None, chips: int | None, preset: Preset) -> BoardSpec | None:
+    """The board a network is compiled for (None: as many chips as the placement needs)."""
+    if board is None:
+        return None if chips is None else mesh_board(chips, preset.chip)
+    board = board_spec(board)
     if board.chip != preset.chip:
         raise ValidationError(f"board {board.name!r} has {board.chip.name} chips, not {preset.chip.name}")
     if chips is not None and chips != board.n_chips:

@@ -25,7 +25,7 @@ stay few and every copy is mapped onto cores like any other network.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import scipy.sparse
@@ -143,12 +143,15 @@ class ChipReport:
     compartments: int = 0
     synapses: int = 0
     spikes: int = 0
-    energy_uj: float = 0.0  # modeled, all batches
     chip_time_us: float = 0.0  # modeled, all batches (copies in a batch run in parallel)
     latency_us: float = 0.0  # modeled time of one presentation (mean over batches)
     wall_s: float = 0.0
     results: object = None  # Results of the first batch
-    energy_by_category_uj: dict = field(default_factory=dict)
+    energy_by_category_uj: dict = field(default_factory=dict)  # modeled, all batches
+
+    @property
+    def energy_uj(self) -> float:
+        return sum(self.energy_by_category_uj.values())
 
     @property
     def energy_per_inference_uj(self) -> float:
@@ -159,23 +162,11 @@ class ChipReport:
         return self.chip_time_us / max(self.samples, 1)
 
     def to_dict(self) -> dict:
-        return {
-            "samples": self.samples,
-            "batches": self.batches,
-            "steps_per_sample": self.steps_per_sample,
-            "cores": self.cores,
-            "chips": self.chips,
-            "compartments": self.compartments,
-            "synapses": self.synapses,
-            "spikes": self.spikes,
-            "energy_uj": self.energy_uj,
-            "energy_per_inference_uj": self.energy_per_inference_uj,
-            "energy_by_category_uj": self.energy_by_category_uj,
-            "chip_time_us": self.chip_time_us,
-            "time_per_inference_us": self.time_per_inference_us,
-            "latency_us": self.latency_us,
-            "wall_s": self.wall_s,
-        }
+        """Every field but ``results``, and the derived energy and time figures."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "results"}
+        for name in ("energy_uj", "energy_per_inference_uj", "time_per_inference_us"):
+            out[name] = getattr(self, name)
+        return out
 
 
 def build_batch_network(layers: list[SpikingLayer], raster: np.ndarray, *, probe_spikes: bool = False):
@@ -290,7 +281,6 @@ class ConvertedClassifier:
         t_wall = time.perf_counter()
         rep = ChipReport(samples=len(x), steps_per_sample=self.steps + len(self.layers))
         out = np.zeros(len(x), np.int64)
-        energy: dict[str, float] = {}
         latencies = []
         batch, start = self.batch, 0
         while start < len(x):
@@ -318,18 +308,16 @@ class ConvertedClassifier:
             rep.synapses = max(rep.synapses, program.n_synapses)
             rep.spikes += res.total_spikes
             if res.router is not None:
-                for k, e in res.router.energy_pj.items():
-                    energy[k] = energy.get(k, 0.0) + float(e.sum()) / 1e6
-                t_us = float(res.router.per_step["step_ps"].sum()) / 1e6
-                rep.chip_time_us += t_us
-                latencies.append(t_us)
+                t = res.router.totals()
+                for k, e in t["energy_uj"].items():
+                    rep.energy_by_category_uj[k] = rep.energy_by_category_uj.get(k, 0.0) + e
+                rep.chip_time_us += t["step_time_us_total"]
+                latencies.append(t["step_time_us_total"])
             if rep.results is None:
                 rep.results = res
             if self.progress is not None:
                 self.progress(part.stop, len(x))
             start = part.stop
-        rep.energy_by_category_uj = energy
-        rep.energy_uj = sum(energy.values())
         rep.latency_us = float(np.mean(latencies)) if latencies else 0.0
         rep.wall_s = time.perf_counter() - t_wall
         self.report = rep

@@ -70,7 +70,7 @@ def run_point(
 
     t0 = time.perf_counter()
     net = scaling_network(n, local=local, group=per_chip, seed=seed)
-    cores = -(-n // 1024)
+    cores = -(-n // board.chip.compartments_per_core)
     alloc = Greedy(cores_per_chip=-(-cores // chips)) if allocator == "greedy" else allocator
     program = compile_network(net, board=board, allocator=alloc, limits="report")
     compile_s = time.perf_counter() - t0
@@ -78,9 +78,8 @@ def run_point(
         sim.run(steps)
         res = sim.results
         run_s, build_s = sim.run_s, sim.build_s
-    r = res.router
+    t = res.router.totals()
     counts = res.spike_counts["neurons"]
-    energy = sum(float(e.sum()) for e in r.energy_pj.values())
     return {
         "compartments": n,
         "chips": int(program.n_chips_used),
@@ -92,11 +91,11 @@ def run_point(
         "build_s": round(build_s, 3),
         "wall_s": round(run_s, 4),
         "steps_per_s": round(steps / run_s, 2) if run_s else None,
-        "modeled_step_us": float(np.mean(r.per_step["step_ps"])) / 1e6,
-        "modeled_energy_per_step_uj": energy / steps / 1e6,
+        "modeled_step_us": t["step_time_us_mean"],
+        "modeled_energy_per_step_uj": sum(t["energy_uj"].values()) / steps,
         "inter_chip_share": inter_chip_share(program, counts),
-        "max_link_load": int(r.per_step["max_link_load"].max(initial=0)),
-        "messages_per_step": float(np.mean(r.per_step["messages"])),
+        "max_link_load": t["max_link_load"],
+        "messages_per_step": t["messages"] / steps,
     }
 
 
@@ -115,13 +114,13 @@ def scale(
     progress=None,
 ) -> list[dict]:
     """One record per chip count (see the module docstring)."""
-    from neurochip.presets import get_board, get_preset
+    from neurochip.presets import board_spec
 
     if mode not in ("weak", "strong"):
         raise ValidationError(f"scale.mode: {mode!r} is not 'weak' or 'strong'")
     chips = sorted({int(c) for c in chips})
-    spec = get_board(board, None, get_preset("loihi2" if board in ("loihi2", "hala-point") else "loihi1"))
-    if chips[0] < 1 or (spec is not None and chips[-1] > spec.n_chips):
+    spec = board_spec(board)
+    if chips[0] < 1 or chips[-1] > spec.n_chips:
         raise ValidationError(f"scale.chips: {chips} must lie in 1..{spec.n_chips} for board {spec.name!r}")
     if mode == "strong" and n is None:
         n = per_chip * chips[-1]

@@ -61,6 +61,19 @@ class RouterStats:
         ]
         return "\n".join(lines)
 
+    def totals(self) -> dict:
+        """Run totals as plain numbers: messages, hops, max link load, modeled time (us), energy (uJ)."""
+        s = self.per_step
+        return {
+            "messages": int(s["messages"].sum()),
+            "hops": int(s["hops"].sum()),
+            "chip_hops": int(s["chip_hops"].sum()),
+            "max_link_load": int(s["max_link_load"].max(initial=0)),
+            "step_time_us_mean": float(s["step_ps"].mean()) / 1e6 if self.steps else 0.0,
+            "step_time_us_total": float(s["step_ps"].sum()) / 1e6,
+            "energy_uj": {k: float(v.sum()) / 1e6 for k, v in self.energy_pj.items()},
+        }
+
     def to_hdf5(self, g) -> None:
         for k, v in self.per_step.items():
             g.create_dataset(k, data=v)

@@ -44,6 +44,8 @@ def test_custom_board_and_compile_on_boards():
     assert p.board_spec().mesh == (3, 2)
     p = nc.compile_network(net, board="hala-point")
     assert p.preset == "loihi2" and p.n_cores == 1  # 8,192 compartments per Loihi 2 core
+    p = nc.compile_network(net, board=custom_board((2, 2), "loihi2"))
+    assert p.preset == "loihi2" and p.n_cores == 1  # a custom board's chips set the preset too
     with pytest.raises(nc.ValidationError, match="board 'nahuku' has 32 chips; chips=2 disagrees"):
         nc.compile_network(net, board="nahuku", chips=2)
     with pytest.raises(nc.ValidationError, match="board: 'big' is not one of"):
