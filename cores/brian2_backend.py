@@ -449,6 +449,18 @@ class Brian2Backend:
         order = np.lexsort((i, t))  # as one process records them: by step, then compartment
         return t[order], i[order]
 
+    def weights(self, name: str) -> np.ndarray:
+        """Current weight mantissas of projection ``name``, one per synapse in the projection's order."""
+        p = self.program
+        if self.learning is not None:
+            for entry, lm in zip(self.learning.learners, p.learning, strict=True):
+                if lm.projection == name:
+                    learner = entry["learner"]
+                    out = np.empty(learner.w.size, np.int64)
+                    out[learner.sid] = learner.w
+                    return out
+        return np.asarray(p.arrays["syn_weight"], np.int64)[p.projection(name).slot]
+
     def probe(self, spec) -> tuple[np.ndarray, np.ndarray]:
         """(steps, values[n_samples, n_indices]) of a u, v or weights probe.
 

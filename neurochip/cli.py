@@ -423,9 +423,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="recognition demos on the chip model")
     p.add_argument("name", choices=["digits", "mnist"])
-    p.add_argument("--mode", default="convert", choices=["convert"], help="convert: offline-trained weights")
+    p.add_argument(
+        "--mode",
+        default="convert",
+        choices=["convert", "learn"],
+        help="convert: offline-trained weights; learn: learned on the chip (digits)",
+    )
     p.add_argument("--steps", type=int, help="steps each sample is presented")
-    p.add_argument("--hidden", help="hidden layer sizes, e.g. 128 or 256,64")
+    p.add_argument("--hidden", help="hidden layer sizes, e.g. 128 or 256,64 (learn: excitatory neurons)")
     p.add_argument("--limit", type=int, help="classify only this many held-out samples")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--board", default="loihi1")

@@ -1,7 +1,10 @@
 """The recognition demos behind ``neurochip demo``: load, train, run on the chip model, report, save.
 
 ``run_demo("digits")`` trains on a stratified training split, classifies the
-held-out split on the chip and returns a summary (accuracy, confusion matrix,
+held-out split on the chip and returns a summary. Mode ``convert`` trains a
+network offline and converts it (:class:`~neurochip.recognition.ConvertedClassifier`);
+mode ``learn`` learns on the chip with the teacher rule
+(:class:`~neurochip.recognition.OnChipClassifier`). The summary holds the accuracy, confusion matrix,
 cores and chips used, modeled energy and time per inference from the router
 model, wall-clock times); the results file holds the first batch's run
 (spikes, probes, router statistics) with the summary in ``results.extras``.
@@ -19,18 +22,32 @@ import numpy as np
 @dataclass(frozen=True)
 class DemoSpec:
     dataset: str
-    hidden: tuple[int, ...]
+    hidden: tuple[int, ...]  # convert: hidden layer sizes; learn: excitatory neurons
     steps: int
     batch: int
-    epochs: int
+    epochs: int  # convert: offline training epochs (learn: see OnChipClassifier.learning_rates)
     target: float  # the accuracy the demo is expected to reach on its held-out split
 
 
 DEMOS = {
-    "digits": DemoSpec("digits", (128,), 48, 400, 60, 0.95),
-    "mnist": DemoSpec("mnist", (128,), 48, 100, 40, 0.90),
+    ("digits", "convert"): DemoSpec("digits", (128,), 48, 400, 60, 0.95),
+    ("mnist", "convert"): DemoSpec("mnist", (128,), 48, 100, 40, 0.90),
+    ("digits", "learn"): DemoSpec("digits", (200,), 30, 400, 0, 0.90),
 }
-MODES = ("convert",)
+NAMES = ("digits", "mnist")
+MODES = ("convert", "learn")
+
+
+def _classifier(mode: str, spec: DemoSpec, hidden, steps, **common):
+    from neurochip.recognition import ConvertedClassifier, OnChipClassifier
+
+    if mode == "learn":
+        return OnChipClassifier(
+            (hidden or spec.hidden)[0], steps=steps or spec.steps, batch=spec.batch, **common
+        )
+    return ConvertedClassifier(
+        hidden or spec.hidden, steps=steps or spec.steps, epochs=spec.epochs, batch=spec.batch, **common
+    )
 
 
 def run_demo(
@@ -51,31 +68,29 @@ def run_demo(
     """Run one demo; returns its summary (see the module docstring)."""
     from neurochip.datasets import load
     from neurochip.errors import ValidationError
-    from neurochip.recognition import ConvertedClassifier, confusion_matrix
+    from neurochip.recognition import confusion_matrix
 
-    if name not in DEMOS:
-        raise ValidationError(f"demo: unknown demo {name!r}; choose one of {sorted(DEMOS)}")
-    if mode not in MODES:
-        raise ValidationError(f"demo: mode {mode!r} is not available; choose one of {list(MODES)}")
-    spec = DEMOS[name]
+    if name not in NAMES:
+        raise ValidationError(f"demo: unknown demo {name!r}; choose one of {list(NAMES)}")
+    if (name, mode) not in DEMOS:
+        modes = [m for n, m in DEMOS if n == name]
+        raise ValidationError(f"demo {name}: mode {mode!r} is not available; choose one of {modes}")
+    spec = DEMOS[name, mode]
     t0 = time.perf_counter()
     data = load(spec.dataset)
     train, test = data.split(test_fraction, seed=seed)
     if limit is not None:
         test = test.subset(np.arange(min(limit, len(test))), "test")
-    clf = ConvertedClassifier(
-        hidden or spec.hidden,
-        steps=steps or spec.steps,
-        epochs=spec.epochs,
-        batch=spec.batch,
-        board=board,
-        backend=backend,
-        seed=seed,
-        progress=progress,
-    )
+    clf = _classifier(mode, spec, hidden, steps, board=board, backend=backend, seed=seed, progress=progress)
     clf.fit(train.normalized(), train.y)
     fit_s = time.perf_counter() - t0
-    float_acc = float(np.mean(clf.predict_float(test.normalized()) == test.y))
+    extra = {}
+    if mode == "convert":
+        extra["float_accuracy"] = float(np.mean(clf.predict_float(test.normalized()) == test.y))
+    else:
+        extra["online_accuracy"] = clf.online_accuracy
+        extra["epochs"] = len(clf.learning_rates)
+        extra["training_steps"] = clf.training.samples * clf.training.steps_per_sample
     pred = clf.predict(test.normalized())
     rep = clf.report
     n_cls = data.n_classes
@@ -87,10 +102,10 @@ def run_demo(
         "train_samples": len(train),
         "test_samples": len(test),
         "accuracy": float(np.mean(pred == test.y)),
-        "float_accuracy": float_acc,
+        **extra,
         "target_accuracy": spec.target,
         "confusion": cm.tolist(),
-        "hidden": list(clf.hidden),
+        "hidden": list(clf.hidden) if mode == "convert" else [clf.n_exc],
         "steps_per_sample": rep.steps_per_sample,
         "board": board,
         "seed": seed,
@@ -119,12 +134,19 @@ def format_summary(s: dict) -> str:
     head = "true\\pred " + " ".join(f"{k:>{width}}" for k in range(len(cm)))
     rows = [f"{t:>9} " + " ".join(f"{v:>{width}}" for v in row) for t, row in enumerate(cm)]
     e = s["energy_by_category_uj"]
+    if s["mode"] == "convert":
+        compare, layer = f"float network {s['float_accuracy']:.4f}", "hidden"
+    else:
+        compare = (
+            f"learned on the chip in {s['epochs']} epochs, {s['training_steps']} steps; "
+            f"last epoch's own predictions {s['online_accuracy']:.4f}"
+        )
+        layer = "excitatory (lateral inhibition), readout taught on chip"
     return "\n".join(
         [
             f"demo {s['demo']} ({s['mode']}): accuracy {s['accuracy']:.4f} on {s['test_samples']} held-out "
-            f"samples (float network {s['float_accuracy']:.4f}; target {s['target_accuracy']:.2f}); "
-            f"trained on {s['train_samples']}",
-            f"network {s['hidden']} hidden, {s['steps_per_sample']} steps per sample, "
+            f"samples ({compare}; target {s['target_accuracy']:.2f}); trained on {s['train_samples']}",
+            f"network {s['hidden']} {layer}, {s['steps_per_sample']} steps per sample, "
             f"{s['batches']} batch(es): {s['cores']} cores on {s['chips']} chip(s) of {s['board']}, "
             f"{s['compartments']} compartments, {s['synapses']} synapses per batch",
             f"modeled per inference: {s['energy_per_inference_uj']:.3f} uJ, "
@@ -153,19 +175,26 @@ def write_plots(stem: Path, clf, results, cm: np.ndarray, shape) -> list[str]:
     if spikes:
         sp = spikes[0]
         fig, ax = plt.subplots(figsize=(8, 4))
-        keep = sp.index < 8 * clf.hidden[0]  # the first eight samples
+        keep = sp.index < 8 * clf.layers[0].weights.shape[0]  # the first eight samples
         ax.scatter(sp.steps[keep], sp.index[keep], s=1, c="k")
         ax.set(xlabel="step", ylabel=f"{sp.target} neuron (samples 0-7)", title="spike raster")
         paths.append(_save(fig, f"{stem}-raster.png"))
     w = clf.layers[0].weights
+    title, scale = "first-layer weight mantissas", 256
+    from neurochip.recognition import OnChipClassifier
+
+    if isinstance(clf, OnChipClassifier):
+        # learned on the chip: each class's readout weights seen through the random input layer
+        w = clf.layers[1].weights @ clf.layers[0].weights
+        title, scale = "learned readout weights mapped to the input", np.abs(w).max() or 1
     n = min(len(w), 32)
-    cols = 8
+    cols = min(n, 8)
     fig, axes = plt.subplots(-(-n // cols), cols, figsize=(cols * 1.2, -(-n // cols) * 1.2))
     for k, ax in enumerate(np.ravel(axes)):
         ax.axis("off")
         if k < n:
-            ax.imshow(w[k].reshape(shape), cmap="RdBu_r", vmin=-256, vmax=256)
-    fig.suptitle("first-layer weight mantissas")
+            ax.imshow(w[k].reshape(shape), cmap="RdBu_r", vmin=-scale, vmax=scale)
+    fig.suptitle(title)
     paths.append(_save(fig, f"{stem}-weights.png"))
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.imshow(cm, cmap="Blues")

@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 from neurochip.errors import BackendError, ValidationError
-from neurochip.network import Network
+from neurochip.network import Network, Projection
 from neurochip.program import ChipProgram
 from neurochip.results import Results, SpikeData, StateData, positions_in
 
@@ -146,6 +146,18 @@ class Simulator:
         t0 = time.perf_counter()
         self._backend.run(int(steps))
         self.run_s += time.perf_counter() - t0
+
+    def weights(self, projection) -> np.ndarray:
+        """The weight mantissas of ``projection`` (a Projection or its name) now, one per synapse in
+        the projection's order (see :attr:`Projection.pre_idx`): learned values on a plastic projection."""
+        if self._closed:
+            raise BackendError("Simulator.weights: the simulator is closed")
+        name = projection.name if isinstance(projection, Projection) else projection
+        try:
+            self.program.projection(name)
+        except KeyError as e:
+            raise ValidationError(f"Simulator.weights: {e.args[0]}") from None
+        return self._backend.weights(name)
 
     @property
     def results(self) -> Results:

@@ -92,6 +92,7 @@ def test_compile_run_inspect(netfile, tmp_path):
         (("compile", "{net}", "--board", "nowhere"), "'nowhere' is not one of"),
         (("compile", "{huge}", "--board", "loihi1"), "needs"),
         (("inspect", "{bad}"), "not a readable HDF5 file"),
+        (("demo", "mnist", "--mode", "learn"), "mode 'learn' is not available"),
     ],
 )
 def test_user_mistakes_are_one_line_errors(tmp_path, netfile, args, message):

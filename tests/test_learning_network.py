@@ -161,3 +161,24 @@ def test_modulator_checks():
         nc.Projection(a, b, np.ones((5, 4), int), learning_rule=pair_stdp(), modulators={"y2": m}, name="p")
     with pytest.raises(nc.ValidationError, match="only a projection with a learning_rule has modulators"):
         nc.Projection(a, b, np.ones((5, 4), int), modulators={"y2": a}, name="q")
+
+
+@pytest.mark.parametrize("backend", ["numpy", "cython"])
+def test_simulator_weights_are_the_learned_mantissas(backend):
+    """Simulator.weights reads the current mantissas in the projection's synapse order."""
+    rng = np.random.default_rng(7)
+    net = plastic_network(rng, rounding="stochastic")
+    with net:
+        for p in net.projections:
+            if p.learning_rule is None:
+                nc.Probe(p, "weights", name=f"w.{p.name}")
+    with nc.Simulator(net, backend=backend, seed=3) as sim:
+        sim.run(STEPS)
+        res = sim.results
+        for proj in net.projections:
+            got = sim.weights(proj.name if proj.learning_rule is None else proj)
+            np.testing.assert_array_equal(got, res[f"w.{proj.name}"].data[-1])
+            if proj.learning_rule is not None:
+                assert not np.array_equal(got, res[f"w.{proj.name}"].data[0])
+        with pytest.raises(nc.ValidationError, match="nope"):
+            sim.weights("nope")

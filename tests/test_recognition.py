@@ -5,8 +5,10 @@ import pytest
 from reference import simulate
 
 from neurochip import datasets as ds
+from neurochip.errors import ValidationError
 from neurochip.recognition import (
     ConvertedClassifier,
+    OnChipClassifier,
     build_batch_network,
     confusion_matrix,
     convert,
@@ -63,6 +65,47 @@ def test_digits_demo_reaches_its_target(tmp_path):
     r = Results.load(s["results_file"])
     assert r.extras["demo"]["accuracy"] == s["accuracy"] and r.router is not None
     assert len(r.extras["predictions"]) == 359
+
+
+def test_on_chip_learning_is_deterministic_and_backend_independent(digits):
+    """The readout learns on the chip (from zero weights); numpy and cython give the same weights."""
+    train, test = digits
+    x, y = train.normalized()[:120], train.y[:120]
+    learned = []
+    for backend in ("numpy", "cython"):
+        clf = OnChipClassifier(40, learning_rates=(2**-5,), backend=backend, router=False, seed=5)
+        clf.fit(x, y)
+        learned.append(clf.layers[1].weights)
+        pred = clf.predict(test.normalized()[:20])
+    np.testing.assert_array_equal(learned[0], learned[1])
+    w = learned[0]
+    assert w.shape == (10, 40) and np.count_nonzero(w) > 100
+    assert w.min() >= -256 and w.max() <= 254 and np.all(w % 2 == 0)  # 8-bit mixed-sign mantissas
+    assert clf.training.samples == 120 and 0 <= clf.online_accuracy <= 1
+    assert pred.shape == (20,) and clf.report.samples == 20
+
+
+def test_on_chip_learning_rejects_rates_the_rule_cannot_hold():
+    with pytest.raises(ValidationError, match="not representable"):
+        OnChipClassifier(learning_rates=(2**-9,))
+
+
+def test_learn_demo_reaches_its_target(tmp_path):
+    pytest.importorskip("sklearn")
+    from neurochip.demos import run_demo
+
+    s = run_demo("digits", "learn", out=tmp_path / "l.h5")
+    assert s["accuracy"] >= 0.90, s["accuracy"]
+    assert s["mode"] == "learn" and s["epochs"] == 4 and s["test_samples"] == 359
+    assert s["training_steps"] == 4 * s["train_samples"] * 40
+    assert s["energy_per_inference_uj"] > 0 and s["chips"] == 1
+
+
+def test_demo_modes_are_checked():
+    from neurochip.demos import run_demo
+
+    with pytest.raises(ValidationError, match="mode 'learn' is not available"):
+        run_demo("mnist", "learn")
 
 
 def test_confusion_matrix():
