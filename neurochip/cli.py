@@ -325,6 +325,7 @@ def cmd_scale(args, argv) -> int:
         allocator=args.allocator,
         local=args.local,
         seed=args.seed,
+        simulate_up_to=args.simulate_up_to,
         progress=progress,
     )
     out = Path(args.output or f"out/scale-{args.mode}.json")
@@ -453,6 +454,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--backend", default="auto", choices=["auto", "cython", "numpy", "cpp_standalone"])
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--simulate-up-to",
+        type=int,
+        metavar="C",
+        help="simulate points up to C chips; larger ones run the router model alone on drawn traffic",
+    )
     p.add_argument("--mpi", type=int, metavar="R", help="run every point over R MPI ranks")
     p.add_argument("--plot", action="store_true", help="write a PNG next to the JSON")
     p.add_argument("-o", "--output", help="JSON file (default out/scale-<mode>.json)")

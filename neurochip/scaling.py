@@ -12,7 +12,9 @@ of ``group`` neurons (one chip's worth), the rest go anywhere.
 
 Per point: wall-clock simulation time and steps/s, the modeled step time and
 energy per step of the router model, the share of messages that leave their
-chip and the largest link load.
+chip and the largest link load. Beyond what a simulation holds
+(``simulate_up_to``), :func:`model_point` runs the router model alone on
+traffic drawn like the workload's at the measured spike rate.
 """
 
 from __future__ import annotations
@@ -40,7 +42,9 @@ def scaling_network(n: int, *, fan_out: int = 64, local: float = 0.8, group: int
     gsize = np.minimum(group, n - g0)
     near = g0 + rng.integers(0, 2**62, pre.size) % gsize
     post = np.where(rng.random(pre.size) < local, near, anywhere)
-    w = np.where(pre < int(round(0.8 * n)), W_EXC, W_INH)
+    # 80 % excitatory within every group (the last 20 % of each group inhibit), so that each
+    # group is as balanced as the whole: a group of excitatory neurons alone would run away
+    w = np.where(pre - g0 < np.round(0.8 * gsize), W_EXC, W_INH)
     v0 = np.round(rng.uniform(0.0, 20.0, n) * 6400).astype(np.int64)
     with Network(f"scaling-{n}") as net:
         pop = Population(n, v_init=v0, name="neurons", **DYNAMICS)
@@ -99,6 +103,87 @@ def run_point(
     }
 
 
+def model_point(
+    n: int,
+    chips: int,
+    *,
+    board,
+    rate: float,
+    steps: int = 20,
+    fan_out: int = 64,
+    local: float = 0.8,
+    per_chip: int = 4096,
+    seed: int = 0,
+) -> dict:
+    """The router model alone, on traffic drawn like the workload's, for sizes no simulation holds.
+
+    Every step each compartment spikes with probability ``rate`` (measured on a simulated point);
+    a spike sends one message per distinct destination core among ``fan_out`` targets drawn like
+    :func:`scaling_network`'s (a share ``local`` in the spiker's group of ``per_chip``). Cores are
+    filled in order, ``ceil(cores / chips)`` per chip as the Greedy allocator does; every core
+    updates all its compartments (those that spiked or got input at the active cost) and releases
+    each spike when its compartment's update is done.
+    """
+    from neurochip.routing.router import RouterModel
+
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    model = RouterModel(board)
+    c = model.costs
+    cx_per_core = board.chip.compartments_per_core
+    cores = -(-n // cx_per_core)
+    per = -(-cores // chips)
+    core_of = np.arange(cores)
+    board_core = (core_of // per) * board.chip.cores_per_chip + core_of % per
+    core_n = np.diff(np.minimum(np.arange(cores + 1) * cx_per_core, n))
+    per_step = {"messages": [], "step_ps": [], "energy": [], "chip_msgs": [], "max_load": []}
+    events_in = np.zeros(cores, np.int64)
+    for _ in range(steps):
+        spikers = np.flatnonzero(rng.random(n) < rate)
+        src = np.repeat(spikers, fan_out)
+        g0 = (src // per_chip) * per_chip
+        near = g0 + rng.integers(0, 2**62, src.size) % np.minimum(per_chip, n - g0)
+        tgt = np.where(rng.random(src.size) < local, near, rng.integers(0, n, src.size))
+        pair, nsyn = np.unique(src * cores + tgt // cx_per_core, return_counts=True)
+        s_cx, d_core = pair // cores, pair % cores
+        s_core = s_cx // cx_per_core
+        active = np.minimum(core_n, np.bincount(spikers // cx_per_core, minlength=cores) + events_in)
+        update = active * c.neuron_active_ps + (core_n - active) * c.neuron_inactive_ps
+        inject = update[s_core] * (s_cx % cx_per_core + 1) // core_n[s_core]
+        ready = np.zeros(board.n_cores, np.int64)
+        ready[board_core] = update
+        cost = model.step(
+            board_core[s_core], board_core[d_core], nsyn, inject, ready,
+            active=int(active.sum()), inactive=int((core_n - active).sum()),
+            tiles_used=len(np.unique(board_core // board.chip.cores_per_tile)), chips_used=chips,
+        )  # fmt: skip
+        events_in = np.bincount(d_core, weights=nsyn, minlength=cores).astype(np.int64)
+        per_step["messages"].append(cost.messages)
+        per_step["step_ps"].append(cost.step_ps)
+        per_step["energy"].append(sum(cost.energy_pj.values()))
+        per_step["chip_msgs"].append(int(np.count_nonzero(s_core // per != d_core // per)))
+        per_step["max_load"].append(cost.max_link_load)
+    msgs = sum(per_step["messages"])
+    return {
+        "compartments": n,
+        "chips": chips,
+        "cores": cores,
+        "synapses": n * fan_out,
+        "steps": steps,
+        "spikes": None,
+        "model_only": True,
+        "model_s": round(time.perf_counter() - t0, 3),
+        "wall_s": None,
+        "steps_per_s": None,
+        "modeled_step_us": float(np.mean(per_step["step_ps"])) / 1e6,
+        "modeled_energy_per_step_uj": float(np.mean(per_step["energy"])) / 1e6,
+        "inter_chip_share": sum(per_step["chip_msgs"]) / msgs if msgs else 0.0,
+        "max_link_load": int(max(per_step["max_load"], default=0)),
+        "messages_per_step": msgs / steps,
+        "rate": rate,
+    }
+
+
 def scale(
     mode: str = "weak",
     chips=(1, 2, 4, 8),
@@ -111,9 +196,15 @@ def scale(
     allocator="greedy",
     local: float = 0.8,
     seed: int = 0,
+    simulate_up_to: int | None = None,
+    model_steps: int = 20,
     progress=None,
 ) -> list[dict]:
-    """One record per chip count (see the module docstring)."""
+    """One record per chip count (see the module docstring).
+
+    Chip counts above ``simulate_up_to`` are not simulated: :func:`model_point` runs the router
+    model alone on traffic drawn at the spike rate of the largest simulated point.
+    """
     from neurochip.presets import board_spec
 
     if mode not in ("weak", "strong"):
@@ -125,12 +216,21 @@ def scale(
     if mode == "strong" and n is None:
         n = per_chip * chips[-1]
     records = []
+    simulated = [c for c in chips if simulate_up_to is None or c <= simulate_up_to]
+    if not simulated:
+        raise ValidationError(f"scale.simulate_up_to: {simulate_up_to} leaves no simulated point")
     for k, c in enumerate(chips):
         size = per_chip * c if mode == "weak" else n
-        rec = run_point(
-            size, c, board=spec, steps=steps, backend=backend, allocator=allocator, seed=seed,
-            per_chip=per_chip, local=local,
-        )  # fmt: skip
+        if c in simulated:
+            rec = run_point(
+                size, c, board=spec, steps=steps, backend=backend, allocator=allocator, seed=seed,
+                per_chip=per_chip, local=local,
+            )  # fmt: skip
+            rate = rec["spikes"] / (rec["compartments"] * steps)
+        else:
+            rec = model_point(
+                size, c, board=spec, rate=rate, steps=model_steps, local=local, per_chip=per_chip, seed=seed
+            )
         rec.update(mode=mode, board=spec.name, requested_chips=c)
         records.append(rec)
         if progress is not None:
@@ -152,8 +252,12 @@ COLUMNS = (
 
 
 def table(records: list[dict]) -> str:
+    """Fixed-width rows; model-only points (no simulation) show ``model`` for the wall-clock figures."""
     head = "".join(f"{h:>15}" for _, h, _ in COLUMNS)
-    rows = ["".join(f"{f.format(r[k]):>15}" for k, _, f in COLUMNS) for r in records]
+    rows = [
+        "".join(f"{('model' if r[k] is None else f.format(r[k])):>15}" for k, _, f in COLUMNS)
+        for r in records
+    ]
     return "\n".join([head, *rows])
 
 
@@ -165,7 +269,8 @@ def plot(records: list[dict], path) -> str:
 
     c = [r["requested_chips"] for r in records]
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.5))
-    axes[0].plot(c, [r["wall_s"] for r in records], "o-")
+    sim = [r for r in records if r["wall_s"] is not None]
+    axes[0].plot([r["requested_chips"] for r in sim], [r["wall_s"] for r in sim], "o-")
     axes[0].set(xlabel="chips", ylabel="wall-clock run s", xscale="log", yscale="log")
     axes[1].plot(c, [r["modeled_step_us"] for r in records], "o-")
     axes[1].set(xlabel="chips", ylabel="modeled step us", xscale="log")

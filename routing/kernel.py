@@ -146,7 +146,7 @@ cdef extern from *:
         std::vector<int32_t> count;
         std::vector<Arr> arrivals, arr_sorted, arr_tmp;
         std::vector<Move> links;            // messages at the chip's chip links this window
-        std::vector<MKey> keys;
+        std::vector<MKey> keys, ktmp;
         std::vector<std::vector<Move>>* box;  // messages for other chips, per receiving thread
     };
 
@@ -391,12 +391,19 @@ cdef extern from *:
         L.insert(L.end(), C.wait_links.begin(), C.wait_links.end());
         C.wait_links.clear();
         if (!L.empty()) {
+            // by direction (a stable counting sort), then in (time, id) order within each: L holds
+            // a few sorted runs (each tile link's output, the previous window's waiting messages),
+            // which merging sorts in near-linear time
             std::vector<MKey>& K = S.keys;
             K.resize(L.size());
-            for (size_t k = 0; k < L.size(); ++k) K[k] = MKey{L[k].when, L[k].id, L[k].dir, (int32_t)k, 0};
-            std::sort(K.begin(), K.end(), [](const MKey& a, const MKey& b) {
-                return a.dir < b.dir || (a.dir == b.dir && Earlier()(a, b));
-            });
+            int32_t at_dir[7] = {0, 0, 0, 0, 0, 0, 0};
+            for (const Move& m : L) at_dir[m.dir + 1]++;
+            for (int k = 0; k < 6; ++k) at_dir[k + 1] += at_dir[k];
+            const int32_t dir_end[6] = {at_dir[1], at_dir[2], at_dir[3], at_dir[4], at_dir[5], at_dir[6]};
+            for (size_t k = 0; k < L.size(); ++k)
+                K[at_dir[L[k].dir]++] = MKey{L[k].when, L[k].id, L[k].dir, (int32_t)k, 0};
+            for (int k = 0, b = 0; k < 6; b = dir_end[k++])
+                if (dir_end[k] - b > 1) merge_runs(K.data() + b, K.data() + dir_end[k], S.ktmp, S.bounds);
             int64_t dir = -1, link = 0, free = 0;
             for (const MKey& key : K) {
                 const Move& m0 = L[key.at];
