@@ -451,6 +451,19 @@ class Network:
     def n_compartments(self) -> int:
         return sum(p.n for p in self.populations)
 
+    def save(self, path) -> str:
+        """Write the network to an HDF5 file (see :mod:`neurochip.netio`); returns the path."""
+        from neurochip.netio import save_network
+
+        return save_network(self, path)
+
+    @classmethod
+    def load(cls, path) -> Network:
+        """A network saved with :meth:`save`."""
+        from neurochip.netio import load_network
+
+        return load_network(path)
+
     def __repr__(self) -> str:
         return (
             f"<Network {self.name!r}: {len(self.populations)} populations "
