@@ -24,6 +24,7 @@ import gc
 import hashlib
 import logging
 import os
+import pickle
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -449,6 +450,40 @@ class Brian2Backend:
         order = np.lexsort((i, t))  # as one process records them: by step, then compartment
         return t[order], i[order]
 
+    # ------------------------------------------------------------- checkpoints
+    def state(self) -> bytes:
+        """Everything a run has changed, as bytes: Brian2's state of every object (with the spikes
+        still queued in delays and the monitors' records), the learners' state and the step."""
+        self._checkpointable()
+        self.net.store(_CHECKPOINT)
+        brian = self.net._stored_state.pop(_CHECKPOINT)
+        learning = self.learning.state() if self.learning is not None else None
+        return pickle.dumps(
+            {"steps": self.steps, "brian2": brian, "learning": learning}, protocol=pickle.HIGHEST_PROTOCOL
+        )
+
+    def set_state(self, blob: bytes) -> None:
+        """Back to a :meth:`state` of a backend built from the same program."""
+        self._checkpointable()
+        state = pickle.loads(blob)
+        self.net._stored_state[_CHECKPOINT] = state["brian2"]
+        try:
+            self.net.restore(_CHECKPOINT, restore_random_state=True)
+        finally:
+            del self.net._stored_state[_CHECKPOINT]
+        self.steps = int(state["steps"])
+        for s in self.syn:  # the arrays the queues read ahead may be new ones now
+            if hasattr(s.pre.queue, "warm_up"):
+                s.pre.queue.warm_up(s.variables["_synaptic_post"].get_value(), s.variables["w"].get_value())
+        if self.learning is not None:
+            self.learning.set_state(state["learning"])
+
+    def _checkpointable(self) -> None:
+        if self.target == "cpp_standalone":
+            raise BackendError("checkpoints need a runtime target (cython or numpy), not cpp_standalone")
+        if self.comm is not None:
+            raise BackendError("checkpoints of runs over MPI ranks are not supported yet; run in one process")
+
     def weights(self, name: str) -> np.ndarray:
         """Current weight mantissas of projection ``name``, one per synapse in the projection's order."""
         p = self.program
@@ -520,6 +555,9 @@ class Brian2Backend:
         self._release()
         self._snapshot = None
         gc.collect()
+
+
+_CHECKPOINT = "neurochip-checkpoint"
 
 
 @contextmanager

@@ -66,14 +66,6 @@ class LearningHook:
                 drivers={t: src.size == 1 for t, src in mods.items()},
                 kernel=kernel,
             )
-            if kernel is not None and slots.size:
-                k = int(backend.slot_kind[slots[0]])  # a projection's synapses share one Synapses object
-                learner.attach(
-                    self.w_arrays[k],
-                    self.wm_arrays[k] if keep_mantissas else None,
-                    backend.slot_b2[slots],
-                    lm.weight_exp,
-                )
             self.learners.append(
                 {
                     "learner": learner,
@@ -86,6 +78,38 @@ class LearningHook:
                     "learns_delay": "dd" in rule.sums,
                 }
             )
+
+        self.attach()
+
+    def attach(self) -> None:
+        """Give the compiled learners Brian2's current weight arrays (again after a restore)."""
+        b = self.backend
+        self.w_arrays = [s.variables["w"].get_value() for s in b.syn]
+        if self.keep_mantissas:
+            self.wm_arrays = [s.variables["wm"].get_value() for s in b.syn]
+        for entry in self.learners:
+            learner, slots = entry["learner"], entry["slots"]
+            if learner.kernel is None or not slots.size:
+                continue
+            k = int(b.slot_kind[slots[0]])  # a projection's synapses share one Synapses object
+            learner.attach(
+                self.w_arrays[k],
+                self.wm_arrays[k] if self.keep_mantissas else None,
+                b.slot_b2[slots],
+                entry["weight_exp"],
+            )
+
+    def state(self) -> dict:
+        return {
+            "learners": [e["learner"].state() for e in self.learners],
+            "updates_at": dict(self.updates_at),
+        }
+
+    def set_state(self, state: dict) -> None:
+        for entry, st in zip(self.learners, state["learners"], strict=True):
+            entry["learner"].set_state(st)
+        self.updates_at = dict(state["updates_at"])
+        self.attach()
 
     def _fired_sources(self) -> np.ndarray:
         n = int(self.cx_space[-1])

@@ -190,6 +190,8 @@ class ProjectionLearner:
         )
         assert self.prm.size == 15  # the kernel reads prm[0..14] without bounds checks
         self.cand = np.zeros(self.w.size, I64)
+        self.act_x = np.zeros(max(1, self.t_epoch * self.n_pre), np.uint8)  # spikes in the epoch
+        self.act_y = np.zeros(max(1, self.t_epoch * self.n_post), np.uint8)
         post_syn, post_start = self.by_post
         products = [p for sop in rule.sums.values() for p in sop.products]
         rows_sorted = np.array_equal(self.by_pre[0], np.arange(self.w.size))  # synapses in pre order
@@ -217,12 +219,27 @@ class ProjectionLearner:
             self.widths,
             self.prm,
             self.cand,
-            np.zeros(max(1, self.t_epoch * self.n_pre), np.uint8),
-            np.zeros(max(1, self.t_epoch * self.n_post), np.uint8),
+            self.act_x,
+            self.act_y,
             _sparse_mask([p for p in products if p.dependency == "x0"], POST_TRACES),
             _sparse_mask([p for p in products if p.dependency == "y0"], PRE_TRACES),
             int(rows_sorted),
         )
+
+    STATE = ("w", "d", "tag", "x", "y", "hx", "hy", "tx", "ty", "act_x", "act_y")
+
+    def state(self) -> dict:
+        """Copies of everything that changes as the learner runs (for checkpoints)."""
+        out = {k: getattr(self, k).copy() for k in self.STATE if hasattr(self, k)}
+        out["synapses_updated"] = self.synapses_updated
+        return out
+
+    def set_state(self, state: dict) -> None:
+        """Back to a :meth:`state`; arrays are written in place (the compiled kernel holds them)."""
+        for k in self.STATE:
+            if hasattr(self, k):
+                getattr(self, k)[...] = state[k]
+        self.synapses_updated = state["synapses_updated"]
 
     def attach(self, w_eff: np.ndarray, mantissa: np.ndarray | None, index: np.ndarray, weight_exp: int):
         """Let the compiled path write effective weights (and mantissas) into these arrays."""

@@ -230,23 +230,44 @@ def cmd_run(args, argv) -> int:
         return _relaunch_under_mpi(args, argv)
     from neurochip.simulator import Simulator
 
-    program = _compile(args, load_network_file(args.file))
+    out = args.output or str(Path("out") / f"{Path(args.file).stem}.h5")
+    ckpt = args.checkpoint or str(Path(out).with_suffix("")) + ".ckpt.h5"
+    every = args.checkpoint_every
+    if every is not None and every < 1:
+        raise UserError(f"--checkpoint-every {every}: expected a positive number of steps")
+    resumed_from = None
+    if args.resume and Path(ckpt).exists():
+        sim = Simulator.restore(ckpt, backend=args.backend)
+        resumed_from = sim.steps
+        if sim.steps > args.steps:
+            sim.close()
+            raise UserError(f"{ckpt}: the checkpoint is at step {sim.steps}, beyond --steps {args.steps}")
+    else:
+        sim = Simulator(
+            _compile(args, load_network_file(args.file)),
+            backend=args.backend,
+            seed=args.seed,
+            router=args.router,
+        )
     progress = Progress(f"run {Path(args.file).name}", None if not args.json else False)
-    with Simulator(program, backend=args.backend, seed=args.seed, router=args.router) as sim:
+    with sim:
         if not sim.is_root:
             progress.enabled = False
-        chunks = min(args.steps, 50) if progress.enabled else 1
-        done = 0
-        for k in range(chunks):
-            n = args.steps * (k + 1) // chunks - done
-            sim.run(n)
-            done += n
-            progress(done, args.steps)
+        # stop at every checkpoint and (on a terminal) often enough for the progress bar
+        stops = set(range(every, args.steps, every)) if every else set()
+        if progress.enabled:
+            stops |= {args.steps * k // 50 for k in range(1, 50)}
+        for stop in sorted({*stops, args.steps}):
+            if stop <= sim.steps:
+                continue
+            sim.run(stop - sim.steps)
+            if every and stop % every == 0 and stop < args.steps:
+                sim.checkpoint(ckpt)
+            progress(sim.steps, args.steps)
         results = sim.results
         root = sim.is_root
     if not root:
         return 0
-    out = args.output or str(Path("out") / f"{Path(args.file).stem}.h5")
     path = results.save(out)
     m = results.metadata
     data = {
@@ -263,6 +284,8 @@ def cmd_run(args, argv) -> int:
         "run_s": m.get("run_s"),
         "steps_per_s": results.steps / m["run_s"] if m.get("run_s") else None,
     }
+    if every or resumed_from is not None:
+        data["checkpoint"], data["resumed_from"] = ckpt, resumed_from
     if results.router is not None:
         data["router"] = results.router.totals()
     _emit(args, data, results.summary() + f"\nresults written to {path}")
@@ -419,6 +442,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int)
     p.add_argument("--router", action="store_true", help="model the router: messages, step time, energy")
     p.add_argument("--mpi", type=int, metavar="R", help="run over R MPI ranks (launches mpiexec)")
+    p.add_argument("--checkpoint-every", type=int, metavar="N", help="save the run's state every N steps")
+    p.add_argument("--checkpoint", metavar="PATH", help="checkpoint file (default <output>.ckpt.h5)")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint if there is one")
     p.add_argument("-o", "--output", help="results file (default out/<file>.h5)")
     p.add_argument("--json", action="store_true", help="print JSON")
 

@@ -244,53 +244,59 @@ class ChipProgram:
 
     # --------------------------------------------------------------- HDF5
     def save(self, path) -> str:
-        def write(f):
-            f.attrs["preset"] = self.preset
-            f.attrs["board"] = self.board
-            f.attrs["board_mesh"] = np.asarray(self.board_mesh, np.int64)
-            f.attrs["n_chips"] = self.n_chips
-            f.attrs["cores_per_chip"] = self.cores_per_chip
-            f.attrs["allocator"] = self.allocator
-            f.attrs["limit_mode"] = self.limit_mode
-            put_json(f, "limits", self.limits.as_dict())
-            put_json(f, "notes", self.notes)
-            put_json(f, "weight_reports", [w.to_dict() for w in self.weight_reports])
-            for table, names in ARRAYS.items():
-                g = f.create_group(table)
-                for n in names:
-                    g.create_dataset(n, data=self.arrays[n], compression=_compress(self.arrays[n]))
-            _write_records(f, "populations", self.populations)
-            _write_records(f, "inputs", self.inputs)
-            _write_records(f, "projections", self.projections)
-            _write_records(f, "probes", self.probes)
-            _write_records(f, "learning", self.learning)
-            self.resources.to_hdf5(f.create_group("resources"))
-
-        return str(atomic_write(path, KIND, write))
+        return str(atomic_write(path, KIND, self.to_hdf5))
 
     @classmethod
     def load(cls, path) -> ChipProgram:
         with open_read(path, KIND) as f:
-            arrays = {n: f[table][n][()] for table, names in ARRAYS.items() for n in names}
-            return cls(
-                preset=str(f.attrs["preset"]),
-                board=str(f.attrs["board"]),
-                board_mesh=tuple(int(m) for m in f.attrs["board_mesh"]),
-                n_chips=int(f.attrs["n_chips"]),
-                cores_per_chip=int(f.attrs["cores_per_chip"]),
-                allocator=str(f.attrs["allocator"]),
-                limit_mode=str(f.attrs["limit_mode"]),
-                limits=CoreLimits(**get_json(f, "limits")),
-                arrays=arrays,
-                populations=_read_records(f, "populations", PopulationMap),
-                inputs=_read_records(f, "inputs", InputMap),
-                projections=_read_records(f, "projections", ProjectionMap),
-                probes=_read_records(f, "probes", ProbeSpec),
-                resources=ResourceReport.from_hdf5(f["resources"]),
-                weight_reports=[WeightReport(**w) for w in get_json(f, "weight_reports")],
-                notes=list(get_json(f, "notes")),
-                learning=_read_records(f, "learning", LearningMap),
-            )
+            return cls.from_hdf5(f)
+
+    def to_hdf5(self, f) -> None:
+        """Write the program into an HDF5 file or group."""
+        f.attrs["preset"] = self.preset
+        f.attrs["board"] = self.board
+        f.attrs["board_mesh"] = np.asarray(self.board_mesh, np.int64)
+        f.attrs["n_chips"] = self.n_chips
+        f.attrs["cores_per_chip"] = self.cores_per_chip
+        f.attrs["allocator"] = self.allocator
+        f.attrs["limit_mode"] = self.limit_mode
+        put_json(f, "limits", self.limits.as_dict())
+        put_json(f, "notes", self.notes)
+        put_json(f, "weight_reports", [w.to_dict() for w in self.weight_reports])
+        for table, names in ARRAYS.items():
+            g = f.create_group(table)
+            for n in names:
+                g.create_dataset(n, data=self.arrays[n], compression=_compress(self.arrays[n]))
+        _write_records(f, "populations", self.populations)
+        _write_records(f, "inputs", self.inputs)
+        _write_records(f, "projections", self.projections)
+        _write_records(f, "probes", self.probes)
+        _write_records(f, "learning", self.learning)
+        self.resources.to_hdf5(f.create_group("resources"))
+
+    @classmethod
+    def from_hdf5(cls, f) -> ChipProgram:
+        """The program written by :meth:`to_hdf5` into ``f``."""
+        arrays = {n: f[table][n][()] for table, names in ARRAYS.items() for n in names}
+        return cls(
+            preset=str(f.attrs["preset"]),
+            board=str(f.attrs["board"]),
+            board_mesh=tuple(int(m) for m in f.attrs["board_mesh"]),
+            n_chips=int(f.attrs["n_chips"]),
+            cores_per_chip=int(f.attrs["cores_per_chip"]),
+            allocator=str(f.attrs["allocator"]),
+            limit_mode=str(f.attrs["limit_mode"]),
+            limits=CoreLimits(**get_json(f, "limits")),
+            arrays=arrays,
+            populations=_read_records(f, "populations", PopulationMap),
+            inputs=_read_records(f, "inputs", InputMap),
+            projections=_read_records(f, "projections", ProjectionMap),
+            probes=_read_records(f, "probes", ProbeSpec),
+            resources=ResourceReport.from_hdf5(f["resources"]),
+            weight_reports=[WeightReport(**w) for w in get_json(f, "weight_reports")],
+            notes=list(get_json(f, "notes")),
+            learning=_read_records(f, "learning", LearningMap),
+        )
 
 
 def _by_name(records, name, what):

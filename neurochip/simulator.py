@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import pickle
 import platform
 import time
 
 import numpy as np
 
-from neurochip.errors import BackendError, ValidationError
+from neurochip.errors import BackendError, FileFormatError, ValidationError
 from neurochip.network import Network, Projection
 from neurochip.program import ChipProgram
 from neurochip.results import Results, SpikeData, StateData, positions_in
@@ -38,6 +39,9 @@ def register_backend(name: str, factory) -> None:
     """Add a backend: ``factory(program, seed=None, record_spikes=False, comm=None)`` returns an
     object with the Brian2Backend methods."""
     BACKENDS[name] = factory
+
+
+CHECKPOINT_KIND = "checkpoint"
 
 
 class Simulator:
@@ -146,6 +150,47 @@ class Simulator:
         t0 = time.perf_counter()
         self._backend.run(int(steps))
         self.run_s += time.perf_counter() - t0
+
+    # ------------------------------------------------------------- checkpoints
+    def checkpoint(self, path) -> str:
+        """Save the run's whole state to ``path`` (atomically): the program, the step, compartment
+        state (u, v, refractory counters, spike counts), spikes still in synaptic delays, learning
+        traces, weights, delays and tags, the monitors' records and the random state.
+        :meth:`restore` continues from it with results bit-identical to an uninterrupted run."""
+        from neurochip.hdf5io import atomic_write
+
+        if self._closed:
+            raise BackendError("Simulator.checkpoint: the simulator is closed")
+        blob = self._backend.state()
+
+        def write(f):
+            self.program.to_hdf5(f.create_group("program"))
+            f.attrs["steps"] = self.steps
+            f.attrs["seed"] = -1 if self.seed is None else int(self.seed)
+            f.attrs["router"] = bool(self.router)
+            f.attrs["run_s"] = self.run_s
+            f.create_dataset("state", data=np.frombuffer(blob, np.uint8), compression="gzip")
+
+        return str(atomic_write(path, CHECKPOINT_KIND, write))
+
+    @classmethod
+    def restore(cls, path, *, backend: str = "auto") -> Simulator:
+        """A simulator that continues the run saved by :meth:`checkpoint`."""
+        from neurochip.hdf5io import open_read
+
+        with open_read(path, CHECKPOINT_KIND) as f:
+            program = ChipProgram.from_hdf5(f["program"])
+            seed = int(f.attrs["seed"])
+            router, run_s = bool(f.attrs["router"]), float(f.attrs["run_s"])
+            blob = f["state"][()].tobytes()
+        sim = cls(program, backend=backend, seed=None if seed < 0 else seed, router=router)
+        try:
+            sim._backend.set_state(blob)
+        except (pickle.UnpicklingError, EOFError, KeyError, ValueError) as exc:
+            sim.close()
+            raise FileFormatError(f"{path}: the checkpoint's state is corrupt ({exc})") from exc
+        sim.run_s = run_s
+        return sim
 
     def weights(self, projection) -> np.ndarray:
         """The weight mantissas of ``projection`` (a Projection or its name) now, one per synapse in

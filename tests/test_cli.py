@@ -156,3 +156,47 @@ def test_scale_weak_and_strong(tmp_path):
     )["points"]  # fmt: skip
     assert [p["compartments"] for p in s] == [2048, 2048] and s[1]["chips"] == 2 and s[0]["board"] == "2x2"
     assert s[0]["spikes"] == s[1]["spikes"]  # placement never changes the dynamics
+
+
+def test_run_killed_and_resumed_equals_an_uninterrupted_run(tmp_path):
+    """SIGKILL a checkpointing run mid-way; --resume finishes it with bit-identical results."""
+    import signal
+    import time
+
+    import h5py
+
+    netfile = tmp_path / "long.py"
+    netfile.write_text(
+        "import neurochip as nc\n"
+        "from neurochip.scaling import scaling_network\n"
+        "network = scaling_network(3000, local=0.0, seed=3)\n"
+        "with network:\n"
+        "    nc.Probe(network.populations[0], 'spikes', name='spikes')\n"
+    )
+    steps, every = 4000, 100
+    args = ["run", netfile, "--steps", steps, "--seed", 1, "--backend", "cython"]
+    whole = json.loads(cli(*args, "--json", "-o", tmp_path / "whole.h5").stdout)
+    ckpt = tmp_path / "part.ckpt.h5"
+    cmd = [sys.executable, "-m", "neurochip", *map(str, args), "--checkpoint-every", str(every)]
+    cmd += ["-o", str(tmp_path / "part.h5")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not ckpt.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    assert not (tmp_path / "part.h5").exists()
+    with h5py.File(ckpt) as f:
+        at = int(f.attrs["steps"])
+    assert 0 < at < steps and at % every == 0
+    resumed = json.loads(
+        cli(*args, "--checkpoint-every", every, "--resume", "--json", "-o", tmp_path / "part.h5").stdout
+    )
+    assert resumed["resumed_from"] >= at and resumed["steps"] == steps
+    assert resumed["spikes"] == whole["spikes"] > 0
+    import neurochip as nc
+
+    a, b = nc.Results.load(tmp_path / "whole.h5"), nc.Results.load(tmp_path / "part.h5")
+    np.testing.assert_array_equal(a["spikes"].steps, b["spikes"].steps)
+    np.testing.assert_array_equal(a["spikes"].index, b["spikes"].index)
