@@ -35,6 +35,8 @@ _LAZY = {
     "StateData": "neurochip.results",
     "BACKENDS": "neurochip.simulator",
     "Simulator": "neurochip.simulator",
+    "from_nir": "neurochip.nir_io",
+    "to_nir": "neurochip.nir_io",
 }
 
 
@@ -78,5 +80,7 @@ __all__ = [
     "ValidationError",
     "__version__",
     "compile_network",
+    "from_nir",
     "get_preset",
+    "to_nir",
 ]

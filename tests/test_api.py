@@ -34,7 +34,9 @@ def test_public_names_are_pinned():
             "ValidationError",
             "__version__",
             "compile_network",
+            "from_nir",
             "get_preset",
+            "to_nir",
         ]
     )
     for name in nc.__all__:
