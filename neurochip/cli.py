@@ -261,8 +261,8 @@ def cmd_run(args, argv) -> int:
             if stop <= sim.steps:
                 continue
             sim.run(stop - sim.steps)
-            if every and stop % every == 0 and stop < args.steps:
-                sim.checkpoint(ckpt)
+            if every and (stop % every == 0 or stop == args.steps):  # the end too: a later, longer
+                sim.checkpoint(ckpt)  # --resume run continues from it
             progress(sim.steps, args.steps)
         results = sim.results
         root = sim.is_root

@@ -281,6 +281,14 @@ def readout_scores(spike_counts: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.asarray(spike_counts, np.int64) * 2**25 + np.asarray(v, np.int64)
 
 
+_SHARED = ("steps", "max_prob", "batch", "board", "allocator", "backend", "router", "seed", "progress")
+
+
+def _shared(args: dict) -> dict:
+    """The constructor arguments a classifier passes on to :class:`_ChipClassifier`."""
+    return {k: args[k] for k in _SHARED}
+
+
 class _ChipClassifier:
     """What the classifiers share: batched classification on the chip and its cost report."""
 
@@ -415,17 +423,7 @@ class ConvertedClassifier(_ChipClassifier):
         seed: int = 0,
         progress=None,
     ):
-        super().__init__(
-            steps=steps,
-            max_prob=max_prob,
-            batch=batch,
-            board=board,
-            allocator=allocator,
-            backend=backend,
-            router=router,
-            seed=seed,
-            progress=progress,
-        )
+        super().__init__(**_shared(locals()))
         self.hidden = tuple(int(h) for h in hidden)
         self.epochs = int(epochs)
         self.weights: list[np.ndarray] | None = None
@@ -516,17 +514,7 @@ class OnChipClassifier(_ChipClassifier):
         seed: int = 0,
         progress=None,
     ):
-        super().__init__(
-            steps=steps,
-            max_prob=max_prob,
-            batch=batch,
-            board=board,
-            allocator=allocator,
-            backend=backend,
-            router=router,
-            seed=seed,
-            progress=progress,
-        )
+        super().__init__(**_shared(locals()))
         self.router_training = bool(router_training)
         self.n_exc = int(n_exc)
         self.blank = int(blank)

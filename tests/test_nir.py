@@ -52,6 +52,21 @@ def recurrent(rng):
     )
 
 
+def run_against_reference(net):
+    """Run ``net`` on the chip with every spike probed; assert the spikes equal the integer
+    reference's (bit-exact: the quantised network); returns the results, spikes and reference v."""
+    with net:
+        for pop in net.populations:
+            nc.Probe(pop, "spikes", name=f"{pop.name}.all")
+    with nc.Simulator(net, backend="numpy") as sim:
+        sim.run(STEPS)
+        res = sim.results
+    _, v_ref, s_ref = simulate(net, STEPS)
+    chip = np.concatenate([res[f"{pop.name}.all"].raster(STEPS) for pop in net.populations], axis=1)
+    np.testing.assert_array_equal(chip, s_ref)
+    return res, chip, v_ref
+
+
 def float_model(graph, raster, steps):
     """The unquantised network in floats, with Loihi's timing (one step per synapse), per layer in
     edge order: I <- (1 - dt/tau_syn) I + W s, v <- (1 - dt/tau_mem) v + I, spike if v > v_th, reset 0."""
@@ -92,15 +107,7 @@ def test_import_is_exact_against_the_reference_and_close_to_floats(build):
     raster = rng.random((STEPS, 40 if build is feed_forward else 20)) < 0.25
     imp = from_nir(graph, dt=DT, inputs={"input": raster})
     net = imp.network
-    with net:
-        for p in net.populations:
-            nc.Probe(p, "spikes", name=f"{p.name}.all")
-    with nc.Simulator(net, backend="numpy") as sim:
-        sim.run(STEPS)
-        res = sim.results
-    _, _, ref = simulate(net, STEPS)
-    chip = np.concatenate([res[f"{p.name}.all"].raster(STEPS) for p in net.populations], axis=1)
-    np.testing.assert_array_equal(chip, ref)  # bit-exact: the quantised network, integer reference
+    res, chip, _ = run_against_reference(net)
     assert chip.sum() > 50
     floats = float_model(graph, raster, STEPS)
     for p in net.populations:
@@ -248,15 +255,7 @@ def test_conv_pool_flatten_nested_delay_and_readout():
     assert int(np.asarray(readout.vth_mant).max()) == 2**17 - 1  # never spikes
     assert imp.outputs["output"].variable == "v"
     assert any("Affine bias" in n for n in imp.report.notes)
-    with net:
-        for pop in net.populations:
-            nc.Probe(pop, "spikes", name=f"{pop.name}.all")
-    with nc.Simulator(net, backend="numpy") as sim:
-        sim.run(STEPS)
-        res = sim.results
-    _, v_ref, s_ref = simulate(net, STEPS)
-    chip = np.concatenate([res[f"{pop.name}.all"].raster(STEPS) for pop in net.populations], axis=1)
-    np.testing.assert_array_equal(chip, s_ref)
+    res, chip, v_ref = run_against_reference(net)
     np.testing.assert_array_equal(res["output.v"].data, v_ref[:, -10:])
     assert chip.sum() > 100 and np.abs(res["output.v"].data).max() > 0
 
