@@ -260,7 +260,7 @@ def from_nir(graph, *, dt: float = 1e-3, inputs: dict | None = None, name: str =
     from neurochip.network import Network, Population, Probe, Projection, SpikeInput
 
     if not isinstance(graph, nir.NIRGraph):
-        graph = nir.read(str(graph))
+        graph = read_nir(graph)
     if not dt > 0:
         raise ValidationError(f"from_nir.dt: {dt} must be > 0 seconds")
     report = NIRReport()
@@ -488,6 +488,25 @@ def from_nir(graph, *, dt: float = 1e-3, inputs: dict | None = None, name: str =
             "behind a simulator that updates all layers in the same step"
         )
     return NIRImport(net, {n: objs[n] for n in top_inputs}, outputs, {n: objs[n] for n in neurons}, report)
+
+
+def read_nir(path):
+    """``nir.read`` with clear errors: a missing file raises FileNotFoundError, anything unreadable
+    (truncated, corrupt, not NIR) a FileFormatError."""
+    from pathlib import Path
+
+    from neurochip.errors import FileFormatError
+    from neurochip.hdf5io import kind_of
+
+    nir = _nir()
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    kind_of(path)  # a FileFormatError for what is not HDF5 at all
+    try:
+        return nir.read(str(path))
+    except (OSError, KeyError, ValueError, TypeError, AttributeError) as exc:
+        raise FileFormatError(f"{path}: not a readable NIR file ({type(exc).__name__}: {exc})") from exc
 
 
 def _safe(name: str) -> str:

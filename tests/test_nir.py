@@ -285,3 +285,26 @@ def test_lif_if_and_li_registers():
     assert np.all(np.asarray(lif.dv) == round(4096 * DT / 1e-2)) and np.all(np.asarray(iff.dv) == 0)
     assert np.all(np.asarray(lif.bias_mant) != 0)  # v_leak * dt / tau per step
     assert any("v_leak" in n for n in imp.report.notes)
+
+
+def test_bad_nir_files_give_clear_errors(tmp_path):
+    from neurochip.errors import FileFormatError
+
+    path = tmp_path / "g.nir"
+    nir.write(str(path), feed_forward(np.random.default_rng(0)))
+    data = path.read_bytes()
+    (tmp_path / "cut.nir").write_bytes(data[: len(data) // 2])
+    (tmp_path / "noise.nir").write_bytes(np.random.default_rng(1).bytes(2048))
+    for bad in ("cut.nir", "noise.nir"):
+        with pytest.raises(FileFormatError, match="not a readable"):
+            from_nir(tmp_path / bad, dt=DT)
+    import h5py
+
+    broken = tmp_path / "broken.nir"
+    broken.write_bytes(data)
+    with h5py.File(broken, "r+") as f:
+        del f["node"]["nodes"]["fc1"]["weight"]
+    with pytest.raises(FileFormatError, match="not a readable NIR file"):
+        from_nir(broken, dt=DT)
+    with pytest.raises(FileNotFoundError):
+        from_nir(tmp_path / "missing.nir", dt=DT)
