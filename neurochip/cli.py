@@ -73,16 +73,24 @@ class Progress:
 
 
 def load_network_file(path: str):
-    """A Network (from a Python file) or a ChipProgram (from a saved ``.h5``)."""
+    """A Network (from a Python file or a saved network ``.h5``) or a ChipProgram (saved ``.h5``)."""
     p = Path(path)
     if not p.is_file():
         raise UserError(f"{path}: no such file")
     if p.suffix in (".h5", ".hdf5"):
+        from neurochip.hdf5io import kind_of
+
+        if kind_of(p) == "network":
+            from neurochip.network import Network
+
+            return Network.load(p)
         from neurochip.program import ChipProgram
 
         return ChipProgram.load(p)
     if p.suffix != ".py":
-        raise UserError(f"{path}: expected a Python network file (.py) or a saved ChipProgram (.h5)")
+        raise UserError(
+            f"{path}: expected a Python network file (.py), a saved Network or a saved ChipProgram (.h5)"
+        )
     import runpy
 
     from neurochip.network import Network

@@ -200,3 +200,13 @@ def test_run_killed_and_resumed_equals_an_uninterrupted_run(tmp_path):
     a, b = nc.Results.load(tmp_path / "whole.h5"), nc.Results.load(tmp_path / "part.h5")
     np.testing.assert_array_equal(a["spikes"].steps, b["spikes"].steps)
     np.testing.assert_array_equal(a["spikes"].index, b["spikes"].index)
+
+
+def test_saved_network_files_run_like_python_ones(netfile, tmp_path):
+    import runpy
+
+    net = runpy.run_path(str(netfile))["network"]
+    net.save(tmp_path / "net.h5")
+    a = json.loads(cli("run", netfile, "--steps", 40, "--json", "-o", tmp_path / "a.h5").stdout)
+    b = json.loads(cli("run", tmp_path / "net.h5", "--steps", 40, "--json", "-o", tmp_path / "b.h5").stdout)
+    assert a["spike_counts"] == b["spike_counts"] and a["spikes"] > 0
