@@ -270,8 +270,7 @@ class Brian2Backend:
                 self.slot_b2[slot[mask]] = np.arange(int(mask.sum()))
             if not kw:
                 s.delay = d * ms
-            if hasattr(s.pre.queue, "warm_up"):  # what the pathway reads per synapse
-                s.pre.queue.warm_up(s.variables["_synaptic_post"].get_value(), s.variables["w"].get_value())
+            _warm_up(s)
             self.prepare_queue.append(prepare_queue_once(s.pre))
             self.syn.append(s)
             objects.append(s)
@@ -473,8 +472,7 @@ class Brian2Backend:
             del self.net._stored_state[_CHECKPOINT]
         self.steps = int(state["steps"])
         for s in self.syn:  # the arrays the queues read ahead may be new ones now
-            if hasattr(s.pre.queue, "warm_up"):
-                s.pre.queue.warm_up(s.variables["_synaptic_post"].get_value(), s.variables["w"].get_value())
+            _warm_up(s)
         if self.learning is not None:
             self.learning.set_state(state["learning"])
 
@@ -558,6 +556,13 @@ class Brian2Backend:
 
 
 _CHECKPOINT = "neurochip-checkpoint"
+
+
+def _warm_up(synapses) -> None:
+    """Tell a fast spike queue the arrays its pathway reads per synapse (targets and weights)."""
+    queue = synapses.pre.queue
+    if hasattr(queue, "warm_up"):
+        queue.warm_up(synapses.variables["_synaptic_post"].get_value(), synapses.variables["w"].get_value())
 
 
 @contextmanager

@@ -19,6 +19,7 @@ from neurochip.errors import FileFormatError, ValidationError
 from neurochip.hdf5io import atomic_write, get_json, open_read, put_json
 
 KIND = "network"
+_KINDS = ("populations", "inputs", "projections", "probes")
 
 
 def _put(group, name: str, value) -> None:
@@ -66,9 +67,6 @@ def save_network(net, path) -> str:
             _put(h, "indices", p.indices)
 
     return str(atomic_write(path, KIND, write))
-
-
-_KINDS = ("populations", "inputs", "projections", "probes")
 
 
 def load_network(path):

@@ -275,8 +275,11 @@ def from_nir(graph, *, dt: float = 1e-3, inputs: dict | None = None, name: str =
     top_inputs = [n for n, v in nodes.items() if isinstance(v, nir.Input) and not preds[n]]
     top_outputs = [n for n, v in nodes.items() if isinstance(v, nir.Output) and not succs[n]]
 
-    # output shape of every node (C-order flattening), from the inputs along the edges
+    neurons = {n: _Neuron(n, v, dt, report) for n, v in nodes.items() if type(v).__name__ in NEURONS}
+    # output shape of every node (C-order flattening), from the inputs along the edges; the
+    # unrolled matrices of Conv2d and SumPool2d nodes (they give the shape)
     shapes: dict[str, tuple] = {}
+    unrolled: dict[str, tuple] = {}
 
     def shape(n, seen=()):
         if n in shapes:
@@ -288,20 +291,19 @@ def from_nir(graph, *, dt: float = 1e-3, inputs: dict | None = None, name: str =
                 shapes[n] = shape(preds[n][0], (*seen, n))
             else:
                 shapes[n] = _shape_of(node.input_type["input"])
-        elif kind in NEURONS:
-            size = _Neuron(n, node, dt, NIRReport()).n
-            shapes[n] = (size,)
+        elif n in neurons:
+            size = neurons[n].n
+            shapes[n] = (size,)  # (so far: a cycle through the neuron comes back to it)
             if preds[n] and n not in seen:  # keep a (C, H, W) shape flowing through the neuron
-                shapes[n] = (size,)  # (provisional, for cycles through the neuron)
                 prev = shape(preds[n][0], (*seen, n))
                 if int(np.prod(prev)) == size:
                     shapes[n] = prev
         elif isinstance(node, (nir.Affine, nir.Linear)):
             shapes[n] = (np.asarray(node.weight).shape[0],)
-        elif isinstance(node, nir.Conv2d):
-            shapes[n] = _conv2d(node, _in_shape(n, seen), n)[2]
-        elif isinstance(node, nir.SumPool2d):
-            shapes[n] = _sumpool2d(node, _in_shape(n, seen), n)[2]
+        elif isinstance(node, (nir.Conv2d, nir.SumPool2d)):
+            unroll = _conv2d if isinstance(node, nir.Conv2d) else _sumpool2d
+            unrolled[n] = unroll(node, _in_shape(n, seen), n)
+            shapes[n] = unrolled[n][2]
         elif isinstance(node, nir.Flatten):
             shapes[n] = (int(np.prod(_in_shape(n, seen))),)
         elif isinstance(node, (nir.Scale, nir.Delay, nir.Output)) or kind == "Identity":
@@ -321,17 +323,13 @@ def from_nir(graph, *, dt: float = 1e-3, inputs: dict | None = None, name: str =
         shape(n)
 
     net = Network(name)
-    neurons: dict[str, _Neuron] = {}
     objs: dict[str, object] = {}
-    projections = []  # (source name, target name, matrix, bias, delays (per synapse or scalar), meta)
+    projections = []  # (source name, target name, matrix, delays (per synapse or one), metadata)
     with net:
         for n in top_inputs:
             size = int(np.prod(shapes[n]))
             raster = (inputs or {}).get(n)
             objs[n] = SpikeInput(size, raster=raster, name=_safe(n))
-        for n, node in nodes.items():
-            if type(node).__name__ in NEURONS:
-                neurons[n] = _Neuron(n, node, dt, report)
 
         # every path from a source (input or neuron) through linear nodes to a neuron
         def paths_into(n, acc_m, acc_b, delays, meta, depth=0):
@@ -357,10 +355,8 @@ def from_nir(graph, *, dt: float = 1e-3, inputs: dict | None = None, name: str =
                 m = scipy.sparse.diags(
                     np.broadcast_to(np.ravel(node.scale).astype(np.float64), (size,))
                 ).tocsr()
-            elif isinstance(node, nir.Conv2d):
-                m, b, _ = _conv2d(node, shapes[preds[n][0]], n)
-            elif isinstance(node, nir.SumPool2d):
-                m, b, _ = _sumpool2d(node, shapes[preds[n][0]], n)
+            elif n in unrolled:
+                m, b, _ = unrolled[n]
             elif isinstance(node, nir.Delay):
                 delay = np.broadcast_to(np.ravel(node.delay).astype(np.float64), (size,))
                 steps = np.rint(delay / dt).astype(np.int64)
@@ -613,7 +609,8 @@ def to_nir(network, *, dt: float = 1e-3):
         )
     for proj in network.projections:
         delays = np.broadcast_to(np.asarray(proj.delays), proj.weights.shape)
-        for k, d in enumerate(np.unique(delays)):
+        values = np.unique(delays)
+        for k, d in enumerate(values):
             sel = delays == d
             w = np.zeros((proj.post.n, proj.pre.n))
             np.add.at(w, (proj.post_idx[sel], proj.pre_idx[sel]), proj.weights[sel] * 2.0**proj.weight_exp)
@@ -623,7 +620,7 @@ def to_nir(network, *, dt: float = 1e-3):
                 "sign_mode": proj.sign_mode or "mixed",
                 "num_weight_bits": int(proj.num_weight_bits),
             }
-            lin = f"{proj.name}.w{k}" if len(np.unique(delays)) > 1 else f"{proj.name}"
+            lin = f"{proj.name}.w{k}" if len(values) > 1 else proj.name
             nodes[lin] = nir.Affine(weight=w, bias=np.zeros(proj.post.n), metadata={META: meta})
             edges.append((proj.pre.name, lin))
             if d > 0:

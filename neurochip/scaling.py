@@ -29,6 +29,15 @@ DYNAMICS = dict(du=818, ds_offset=1, dv=205, vth_mant=2000, bias_mant=1760, bias
 W_EXC, W_INH = 20, -120
 
 
+def draw_targets(rng, pre: np.ndarray, n: int, group: int, local: float) -> np.ndarray:
+    """A target for each entry of ``pre``: with probability ``local`` in its own group of ``group``
+    neurons, otherwise anywhere among the ``n``."""
+    anywhere = rng.integers(0, n, pre.size)
+    g0 = (pre // group) * group
+    near = g0 + rng.integers(0, 2**62, pre.size) % np.minimum(group, n - g0)
+    return np.where(rng.random(pre.size) < local, near, anywhere)
+
+
 def scaling_network(n: int, *, fan_out: int = 64, local: float = 0.8, group: int = 4096, seed: int = 0):
     """The chip-random network with a share ``local`` of each neuron's targets in its own group."""
     import scipy.sparse
@@ -37,11 +46,9 @@ def scaling_network(n: int, *, fan_out: int = 64, local: float = 0.8, group: int
 
     rng = np.random.default_rng(seed)
     pre = np.repeat(np.arange(n, dtype=np.int64), fan_out)
-    anywhere = rng.integers(0, n, pre.size)
+    post = draw_targets(rng, pre, n, group, local)
     g0 = (pre // group) * group
     gsize = np.minimum(group, n - g0)
-    near = g0 + rng.integers(0, 2**62, pre.size) % gsize
-    post = np.where(rng.random(pre.size) < local, near, anywhere)
     # 80 % excitatory within every group (the last 20 % of each group inhibit), so that each
     # group is as balanced as the whole: a group of excitatory neurons alone would run away
     w = np.where(pre - g0 < np.round(0.8 * gsize), W_EXC, W_INH)
@@ -125,11 +132,11 @@ def model_point(
     each spike when its compartment's update is done.
     """
     from neurochip.routing.router import RouterModel
+    from neurochip.routing.stats import core_updates, release_ps
 
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
     model = RouterModel(board)
-    c = model.costs
     cx_per_core = board.chip.compartments_per_core
     cores = -(-n // cx_per_core)
     per = -(-cores // chips)
@@ -141,15 +148,13 @@ def model_point(
     for _ in range(steps):
         spikers = np.flatnonzero(rng.random(n) < rate)
         src = np.repeat(spikers, fan_out)
-        g0 = (src // per_chip) * per_chip
-        near = g0 + rng.integers(0, 2**62, src.size) % np.minimum(per_chip, n - g0)
-        tgt = np.where(rng.random(src.size) < local, near, rng.integers(0, n, src.size))
+        tgt = draw_targets(rng, src, n, per_chip, local)
         pair, nsyn = np.unique(src * cores + tgt // cx_per_core, return_counts=True)
         s_cx, d_core = pair // cores, pair % cores
         s_core = s_cx // cx_per_core
-        active = np.minimum(core_n, np.bincount(spikers // cx_per_core, minlength=cores) + events_in)
-        update = active * c.neuron_active_ps + (core_n - active) * c.neuron_inactive_ps
-        inject = update[s_core] * (s_cx % cx_per_core + 1) // core_n[s_core]
+        spikes_per_core = np.bincount(spikers // cx_per_core, minlength=cores)
+        active, update = core_updates(model.costs, core_n, spikes_per_core, events_in)
+        inject = release_ps(update, s_core, s_cx % cx_per_core, core_n)
         ready = np.zeros(board.n_cores, np.int64)
         ready[board_core] = update
         cost = model.step(

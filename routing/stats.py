@@ -98,6 +98,18 @@ class RouterStats:
         )
 
 
+def core_updates(costs, core_n: np.ndarray, spikes_per_core: np.ndarray, events_in: np.ndarray):
+    """Per core: the compartments updated at the active cost (those that spiked or got synaptic
+    events, at most all of them) and the time the core spends updating."""
+    active = np.minimum(core_n, spikes_per_core + events_in)
+    return active, active * costs.neuron_active_ps + (core_n - active) * costs.neuron_inactive_ps
+
+
+def release_ps(update_ps: np.ndarray, core: np.ndarray, local: np.ndarray, core_n: np.ndarray):
+    """When compartment ``local`` (of ``core_n[core]``) leaves its spike: as its update is done."""
+    return update_ps[core] * (local + 1) // core_n[core]
+
+
 class ProgramTraffic:
     """Turns the spikes of a program's steps into router messages and costs."""
 
@@ -139,12 +151,11 @@ class ProgramTraffic:
         is_cx = src_of < self.program.n_compartments
         # compartment updates: active = spikes + synaptic events received this step (at most the core)
         spikes_per_core = np.bincount(self.cx_core[cx_spikes], minlength=self.core_n.size)
-        active = np.minimum(self.core_n, spikes_per_core + self.prev_events)
-        update_ps = active * c.neuron_active_ps + (self.core_n - active) * c.neuron_inactive_ps
+        active, update_ps = core_updates(c, self.core_n, spikes_per_core, self.prev_events)
         src_core = np.where(is_cx, self.board_core[self.cx_core[np.where(is_cx, src_of, 0)]], 0)
         cx_src = np.where(is_cx, src_of, 0)
         core = self.cx_core[cx_src]
-        inject = np.where(is_cx, update_ps[core] * (self.cx_local[cx_src] + 1) // self.core_n[core], 0)
+        inject = np.where(is_cx, release_ps(update_ps, core, self.cx_local[cx_src], self.core_n), 0)
         ready = np.zeros(self.model.board.n_cores, np.int64)
         ready[self.board_core] = update_ps
         nsyn = self.route_nsyn[routes]
