@@ -96,7 +96,9 @@ class ProjectionLearner:
     (indices into the projection's pre and post populations); ``w`` are the
     stored weight mantissas, ``d`` the delays. ``drivers`` names the y traces
     whose impulses come from a modulatory source instead of the post spikes,
-    with ``True`` when one modulator spike drives every post trace.
+    with ``True`` when one modulator spike drives every post trace. ``kernel``:
+    the compiled module (:mod:`neurochip.learning.kernel`) or None for numpy;
+    it evaluates an epoch's synapses ``chunk`` at a time.
     """
 
     def __init__(
@@ -116,6 +118,7 @@ class ProjectionLearner:
         drivers: dict | None = None,
         kernel=None,
         synapse_ids=None,
+        chunk: int = 1024,
     ):
         self.rule, self.index, self.seed = rule, int(index), int(seed or 0)
         self.n_pre, self.n_post = int(n_pre), int(n_post)
@@ -146,6 +149,7 @@ class ProjectionLearner:
         self.by_post = _csr(self.post, self.n_post)
         self.synapses_updated = 0
         self.kernel = kernel
+        self.chunk = int(chunk)  # synapses the compiled path evaluates together
         if kernel is not None:
             self._prepare_kernel()
 
@@ -190,7 +194,8 @@ class ProjectionLearner:
         )
         assert self.prm.size == 15  # the kernel reads prm[0..14] without bounds checks
         self.cand = np.zeros(self.w.size, I64)
-        self.act_x = np.zeros(max(1, self.t_epoch * self.n_pre), np.uint8)  # spikes in the epoch
+        # which synapses of the spiking rows and columns need updates (scratch, per epoch)
+        self.act_x = np.zeros(max(1, (self.t_epoch + 1) * self.n_pre), np.uint8)
         self.act_y = np.zeros(max(1, self.t_epoch * self.n_post), np.uint8)
         post_syn, post_start = self.by_post
         products = [p for sop in rule.sums.values() for p in sop.products]
@@ -214,7 +219,6 @@ class ProjectionLearner:
             post_syn,
             self.pre[post_syn],
             post_start,
-            self.sid[post_syn],
             self.prods,
             self.widths,
             self.prm,
@@ -224,9 +228,11 @@ class ProjectionLearner:
             _sparse_mask([p for p in products if p.dependency == "x0"], POST_TRACES),
             _sparse_mask([p for p in products if p.dependency == "y0"], PRE_TRACES),
             int(rows_sorted),
+            int(np.array_equal(self.sid, np.arange(self.w.size))),
+            self.chunk,
         )
 
-    STATE = ("w", "d", "tag", "x", "y", "hx", "hy", "tx", "ty", "act_x", "act_y")
+    STATE = ("w", "d", "tag", "x", "y", "hx", "hy", "tx", "ty")
 
     def state(self) -> dict:
         """Copies of everything that changes as the learner runs (for checkpoints)."""
@@ -245,7 +251,9 @@ class ProjectionLearner:
         """Let the compiled path write effective weights (and mantissas) into these arrays."""
         self.prm[9] = weight_exp
         index = np.ascontiguousarray(index, np.int32)
-        self.kobj.attach(w_eff, mantissa, index, np.ascontiguousarray(index[self.by_post[0]]))
+        # a projection usually occupies a contiguous run of Brian2's synapses (then no index lookups)
+        off = int(index[0]) if index.size and np.array_equal(index, index[0] + np.arange(index.size)) else -1
+        self.kobj.attach(w_eff, mantissa, index, off)
 
     def _kernel_step(self, t, pre_fired, post_fired, drivers_fired):
         ymode = np.zeros(len(POST_TRACES), I64)

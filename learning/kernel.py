@@ -31,6 +31,7 @@ TARGET_CODE = {"w": 0, "d": 1, "t": 2}
 SOURCE = f"""
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 cimport cython
+import numpy as np
 from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint64_t
 from libc.string cimport memcpy
 
@@ -89,7 +90,6 @@ cdef class Kernel:
     cdef int32_t *pre_order
     cdef int32_t *post_syn
     cdef int32_t *post_pre
-    cdef int32_t *post_sid
     cdef int16_t *w
     cdef int16_t *d
     cdef int16_t *tag
@@ -98,14 +98,39 @@ cdef class Kernel:
     cdef int32_t *b2_w
     cdef int32_t *b2_wm
     cdef int32_t *b2_index
-    cdef int32_t *post_b2
     cdef int64_t nx, ny, nsyn, nprod, row_mask, col_mask, rows_sorted
+    # the synapses of an epoch are evaluated in chunks, one pass per product factor over a chunk:
+    # tight loops with the rule's branches outside them, and the weight loads issued together
+    cdef int64_t chunk, u_on, ncand
+    # sid_ident: the synapse numbers are the positions; b2_off >= 0: Brian2's index is b2_off + position
+    cdef int64_t sid_ident, b2_off
+    cdef uint64_t bw, bd, bt
+    cdef int64_t *bs
+    cdef int64_t *bi
+    cdef int64_t *bj
+    cdef int64_t *bid
+    cdef int64_t *bb
+    cdef int64_t *ow
+    cdef int64_t *od
+    cdef int64_t *ot
+    cdef int64_t *nw
+    cdef int64_t *nd
+    cdef int64_t *nt
+    cdef int64_t *bx0
+    cdef int64_t *by0
+    cdef int64_t *bpx
+    cdef int64_t *bpy
+    cdef int64_t *bte
+    cdef int64_t *acc
+    cdef int64_t *val
+    cdef int64_t *raw
 
     def __init__(self, x, y, hx, hy, tx, ty, tpx, tpy, pre, post, sid, w, d, tag, pre_order, pre_start,
-                 post_syn, post_pre, post_start, post_sid, prods, widths, prm, cand, act_x, act_y,
-                 int64_t row_mask, int64_t col_mask, int64_t rows_sorted):
+                 post_syn, post_pre, post_start, prods, widths, prm, cand, act_x, act_y,
+                 int64_t row_mask, int64_t col_mask, int64_t rows_sorted, int64_t sid_ident, int64_t chunk):
+        cdef int64_t *b
         self.keep = [x, y, hx, hy, tx, ty, tpx, tpy, pre, post, sid, w, d, tag, pre_order, pre_start,
-                     post_syn, post_pre, post_start, post_sid, prods, widths, prm, cand, act_x, act_y]
+                     post_syn, post_pre, post_start, prods, widths, prm, cand, act_x, act_y]
         self.x = <int64_t*>ptr(x)
         self.y = <int64_t*>ptr(y)
         self.hx = <int64_t*>ptr(hx)
@@ -125,7 +150,6 @@ cdef class Kernel:
         self.post_syn = <int32_t*>ptr(post_syn)
         self.post_pre = <int32_t*>ptr(post_pre)
         self.post_start = <int64_t*>ptr(post_start)
-        self.post_sid = <int32_t*>ptr(post_sid)
         self.prods = <int64_t*>ptr(prods)
         self.widths = <int64_t*>ptr(widths)
         self.prm = <int64_t*>ptr(prm)
@@ -134,13 +158,25 @@ cdef class Kernel:
         self.act_y = <uint8_t*>ptr(act_y)
         self.nx, self.ny, self.nsyn, self.nprod = tx.size, ty.size, w.size, prods.shape[0]
         self.row_mask, self.col_mask, self.rows_sorted = row_mask, col_mask, rows_sorted
-        self.b2_w = self.b2_wm = self.b2_index = self.post_b2 = NULL
+        self.b2_w = self.b2_wm = self.b2_index = NULL
+        self.chunk = chunk
+        self.sid_ident, self.b2_off = sid_ident, -1
+        buf = np.zeros((19, chunk), np.int64)
+        buf[15] = prm[0]  # bte: the u products read the traces at the epoch's end
+        self.keep.append(buf)
+        b = <int64_t*>ptr(buf)
+        self.bs, self.bi, self.bj, self.bid = b, b + chunk, b + 2 * chunk, b + 3 * chunk
+        self.bb, self.ow, self.od, self.ot = b + 4 * chunk, b + 5 * chunk, b + 6 * chunk, b + 7 * chunk
+        self.nw, self.nd, self.nt = b + 8 * chunk, b + 9 * chunk, b + 10 * chunk
+        self.bx0, self.by0, self.bpx = b + 11 * chunk, b + 12 * chunk, b + 13 * chunk
+        self.bpy, self.bte, self.acc = b + 14 * chunk, b + 15 * chunk, b + 16 * chunk
+        self.val, self.raw = b + 17 * chunk, b + 18 * chunk
 
-    def attach(self, b2_w, b2_wm, b2_index, post_b2):
-        self.keep += [b2_w, b2_wm, b2_index, post_b2]
+    def attach(self, b2_w, b2_wm, b2_index, int64_t b2_off):
+        self.keep += [b2_w, b2_wm, b2_index]
+        self.b2_off = b2_off
         self.b2_w = <int32_t*>ptr(b2_w)
         self.b2_index = <int32_t*>ptr(b2_index)
-        self.post_b2 = <int32_t*>ptr(post_b2)
         self.b2_wm = <int32_t*>ptr(b2_wm) if b2_wm is not None else NULL
 
     def step(self, pre_fired, post_fired, ymode, didx, dstart, int64_t t):
@@ -190,89 +226,180 @@ cdef class Kernel:
                 p = row[i] + tp[k * 5 + 3] + (1 if tp[k * 5 + 4] > r else 0)
                 row[i] = p if p < {TRACE_MAX} else {TRACE_MAX}
 
-    cdef inline void update(self, int64_t s, int64_t i, int64_t j, int64_t sidv, int64_t b2k, int64_t u_on,
-                            uint64_t bw, uint64_t bd, uint64_t bt) noexcept nogil:
+    cdef void product(self, int64_t *pr, int64_t nb) noexcept nogil:
+        # adds one product to acc[:nb] for the buffered synapses; a product whose dependency did
+        # not fire adds 0 (the accumulator is in range, so that is the same as skipping it)
+        cdef int64_t *val = self.val
+        cdef int64_t *raw = self.raw
+        cdef int64_t *acc = self.acc
+        cdef int64_t *dep
+        cdef int64_t *sp
+        cdef int64_t *tr
+        cdef int64_t *own
+        cdef int64_t q, f, vc, c, lo, hi, v, stride, m = pr[2], sh = pr[4], e = pr[3] + {ACC_FRAC_BITS}
+        if pr[1] == 0:
+            dep, sp = self.bx0, self.bpx
+        elif pr[1] == 1:
+            dep, sp = self.by0, self.bpy
+        else:
+            dep = NULL
+            sp = self.bte
+        for q in range(nb):
+            val[q] = m
+        for f in range(pr[5]):
+            vc, c = pr[6 + 3 * f], pr[7 + 3 * f]
+            tr = NULL
+            stride = 0
+            if vc < 2:
+                tr, stride, own = self.hx + vc * self.nx, 2 * self.nx, self.bi
+            elif vc < 5:
+                tr, stride, own = self.hy + (vc - 2) * self.ny, 3 * self.ny, self.bj
+            elif vc == 5:
+                own = self.bx0
+            elif vc == 6:
+                own = self.by0
+            elif vc == 7:
+                own = self.ow
+            elif vc == 8:
+                own = self.od
+            else:
+                own = self.ot
+            if tr != NULL:
+                for q in range(nb):
+                    raw[q] = tr[(sp[q] - 1) * stride + own[q]]
+                own = raw
+            if pr[8 + 3 * f]:
+                for q in range(nb):
+                    v = own[q] + c
+                    val[q] = val[q] * ((v > 0) - (v < 0))
+            else:
+                lo = -(<int64_t>1 << self.widths[vc])
+                hi = -lo - 1
+                for q in range(nb):
+                    val[q] = val[q] * clip(own[q] + c, lo, hi)
+        if dep != NULL:
+            for q in range(nb):
+                v = clip(((val[q] >> sh) << sh) << e, {ACC_MIN}, {ACC_MAX})
+                acc[q] = clip(acc[q] + v * dep[q], {ACC_MIN}, {ACC_MAX})
+        else:
+            for q in range(nb):
+                v = clip(((val[q] >> sh) << sh) << e, {ACC_MIN}, {ACC_MAX})
+                acc[q] = clip(acc[q] + v, {ACC_MIN}, {ACC_MAX})
+
+    cdef void flush(self, int64_t nb) noexcept nogil:
+        # evaluates the rule for the nb buffered synapses and writes the results
         cdef int64_t *prm = self.prm
-        cdef int64_t *pr
-        cdef int64_t t_epoch = prm[0], nx = self.nx, ny = self.ny, stochastic = prm[4]
-        cdef int64_t x0c = 1 if self.tx[i] > 0 else 0
-        cdef int64_t y0c = 1 if self.ty[j] > 0 else 0
-        cdef int64_t old_w = self.w[s], old_d = 0, old_t = 0, new_w, new_d, new_t
-        cdef int64_t var, k, f, vc, v, val, acc, width, spos, dep_ok, ks, e
+        cdef int64_t *bs = self.bs
+        cdef int64_t *bi = self.bi
+        cdef int64_t *bj = self.bj
+        cdef int64_t *bid = self.bid
+        cdef int64_t *bb = self.bb
+        cdef int64_t *ow = self.ow
+        cdef int64_t *od = self.od
+        cdef int64_t *ot = self.ot
+        cdef int64_t *nw = self.nw
+        cdef int64_t *acc = self.acc
+        cdef int64_t *tx = self.tx
+        cdef int64_t *ty = self.ty
+        cdef int64_t *bx0 = self.bx0
+        cdef int64_t *by0 = self.by0
+        cdef int64_t *bpx = self.bpx
+        cdef int64_t *bpy = self.bpy
+        cdef int16_t *w = self.w
+        cdef int16_t *d = self.d
+        cdef int16_t *tag = self.tag
+        cdef int32_t *b2w = self.b2_w
+        cdef int32_t *b2wm = self.b2_wm
+        cdef int64_t *old
+        cdef int64_t *new
+        cdef int64_t q, s, k, var, v, ks, e, a, stochastic = prm[4], sign = prm[5], drop = prm[6]
+        cdef int64_t glo = prm[7], ghi = prm[8], half, u_on = self.u_on
+        cdef uint64_t b
+        if nb == 0:
+            return
+        memcpy(self.cand + self.ncand, bs, nb * sizeof(int64_t))
+        self.ncand += nb
+        if self.sid_ident:
+            bid = bs
+        else:
+            for q in range(nb):
+                bid[q] = self.sid[bs[q]]
+        if self.b2_off >= 0:
+            for q in range(nb):
+                bb[q] = self.b2_off + bs[q]
+        elif self.b2_index != NULL:
+            for q in range(nb):
+                bb[q] = self.b2_index[bs[q]]
+        for q in range(nb):
+            ow[q] = w[bs[q]]
         if prm[13]:
-            old_d = self.d[s]
+            for q in range(nb):
+                od[q] = d[bs[q]]
         if prm[14]:
-            old_t = self.tag[s]
-        new_w, new_d, new_t = old_w, old_d, old_t
+            for q in range(nb):
+                ot[q] = tag[bs[q]]
+        for q in range(nb):
+            a = tx[bi[q]]
+            bx0[q] = a > 0
+            bpx[q] = a if a > 0 else 1
+            a = ty[bj[q]]
+            by0[q] = a > 0
+            bpy[q] = a if a > 0 else 1
         for var in range(3):
             if prm[10 + var] == 0:
                 continue
-            acc = (old_w if var == 0 else (old_d if var == 1 else old_t)) << {ACC_FRAC_BITS}
+            old = ow if var == 0 else (od if var == 1 else ot)
+            new = nw if var == 0 else (self.nd if var == 1 else self.nt)
+            for q in range(nb):
+                acc[q] = old[q] << {ACC_FRAC_BITS}
             for k in range(self.nprod):
-                pr = self.prods + k * ROW
-                if pr[0] != var:
-                    continue
-                if pr[1] == 0:
-                    dep_ok, spos = x0c, (self.tx[i] if x0c else 1)
-                elif pr[1] == 1:
-                    dep_ok, spos = y0c, (self.ty[j] if y0c else 1)
-                else:
-                    dep_ok, spos = u_on, t_epoch
-                if dep_ok == 0:
-                    continue
-                val = pr[2]
-                for f in range(pr[5]):
-                    vc = pr[6 + 3 * f]
-                    if vc < 2:
-                        v = self.hx[((spos - 1) * 2 + vc) * nx + i]
-                    elif vc < 5:
-                        v = self.hy[((spos - 1) * 3 + vc - 2) * ny + j]
-                    elif vc == 5:
-                        v = x0c
-                    elif vc == 6:
-                        v = y0c
-                    elif vc == 7:
-                        v = old_w
-                    elif vc == 8:
-                        v = old_d
-                    else:
-                        v = old_t
-                    v = v + pr[7 + 3 * f]
-                    if pr[8 + 3 * f]:
-                        v = (1 if v > 0 else 0) - (1 if v < 0 else 0)
-                        width = 1
-                    else:
-                        width = self.widths[vc]
-                    val = val * clip(v, -(<int64_t>1 << width), (<int64_t>1 << width) - 1)
-                val = (val >> pr[4]) << pr[4]
-                val = clip(val << (pr[3] + {ACC_FRAC_BITS}), {ACC_MIN}, {ACC_MAX})
-                acc = clip(acc + val, {ACC_MIN}, {ACC_MAX})
+                if self.prods[k * ROW] == var and (self.prods[k * ROW + 1] != 2 or u_on):
+                    self.product(self.prods + k * ROW, nb)
             if var == 0:
-                if prm[5] == 1 and acc < 0:
-                    acc = 0
-                elif prm[5] == 2 and acc > 0:
-                    acc = 0
-                ks = {ACC_FRAC_BITS} + prm[6]
-                v = bits_of(bw, sidv, ks) if stochastic else (<int64_t>1 << (ks - 1)) - 1
-                new_w = clip(round_shift(acc, ks, v) << prm[6], prm[7], prm[8])
-            elif var == 1:
-                v = bits_of(bd, sidv, {ACC_FRAC_BITS}) if stochastic else 63
-                new_d = clip(round_shift(acc, {ACC_FRAC_BITS}, v), {DELAY_MIN}, {DELAY_MAX})
+                if sign == 1:
+                    for q in range(nb):
+                        acc[q] = acc[q] if acc[q] > 0 else 0
+                elif sign == 2:
+                    for q in range(nb):
+                        acc[q] = acc[q] if acc[q] < 0 else 0
+                ks = {ACC_FRAC_BITS} + drop
+                b = self.bw
             else:
-                v = bits_of(bt, sidv, {ACC_FRAC_BITS}) if stochastic else 63
-                new_t = clip(round_shift(acc, {ACC_FRAC_BITS}, v), {TAG_MIN}, {TAG_MAX})
+                ks = {ACC_FRAC_BITS}
+                b = self.bd if var == 1 else self.bt
+            half = (<int64_t>1 << (ks - 1)) - 1
+            if stochastic:
+                for q in range(nb):
+                    new[q] = round_shift(acc[q], ks, bits_of(b, bid[q], ks))
+            else:
+                for q in range(nb):
+                    new[q] = round_shift(acc[q], ks, half)
+            if var == 0:
+                for q in range(nb):
+                    new[q] = clip(new[q] << drop, glo, ghi)
+            elif var == 1:
+                for q in range(nb):
+                    new[q] = clip(new[q], {DELAY_MIN}, {DELAY_MAX})
+            else:
+                for q in range(nb):
+                    new[q] = clip(new[q], {TAG_MIN}, {TAG_MAX})
         if prm[11]:
-            self.d[s] = <int16_t>new_d
+            for q in range(nb):
+                d[bs[q]] = <int16_t>self.nd[q]
         if prm[12]:
-            self.tag[s] = <int16_t>new_t
-        if new_w == old_w:
-            return  # often: the change rounded away; skip the (scattered) writes
-        self.w[s] = <int16_t>new_w
-        if self.b2_w != NULL:
-            e = prm[9]
-            self.b2_w[b2k] = <int32_t>((new_w << (e + 6)) if e >= 0 else ((new_w >> (-e)) << 6))
-            if self.b2_wm != NULL:
-                self.b2_wm[b2k] = <int32_t>new_w
+            for q in range(nb):
+                tag[bs[q]] = <int16_t>self.nt[q]
+        if prm[10] == 0:
+            return
+        e = prm[9]
+        for q in range(nb):
+            if nw[q] == ow[q]:
+                continue  # often: the change rounded away; skip the (scattered) writes
+            w[bs[q]] = <int16_t>nw[q]
+            if b2w != NULL:
+                b2w[bb[q]] = <int32_t>((nw[q] << (e + 6)) if e >= 0 else ((nw[q] >> (-e)) << 6))
+                if b2wm != NULL:
+                    b2wm[bb[q]] = <int32_t>nw[q]
 
     cdef int64_t run(self, int64_t *pf, int64_t npf, int64_t *qf, int64_t nqf, int64_t *ymode,
                      int64_t *didx, int64_t *dstart, int64_t t) noexcept nogil:
@@ -281,94 +408,117 @@ cdef class Kernel:
         #      reads d, reads t (as a factor or for its own rule)
         cdef int64_t *prm = self.prm
         cdef int64_t t_epoch = prm[0], uk = prm[1], proj = prm[3], nx = self.nx, ny = self.ny
-        cdef uint64_t seed = <uint64_t>prm[2], bw, bd, bt
-        cdef int64_t pos = (t - 1) % t_epoch + 1, i, j, s, k, f, n = 0, ep, u_on, p, off, row = 0, b2k
+        cdef uint64_t seed = <uint64_t>prm[2]
+        cdef int64_t pos = (t - 1) % t_epoch + 1, i, j, s, k, f, ep, p, row = 0, q = 0
+        cdef int64_t chunk = self.chunk, row_mask = self.row_mask, col_mask = self.col_mask
+        cdef int64_t rows_sorted = self.rows_sorted
+        cdef int64_t *tx = self.tx
+        cdef int64_t *ty = self.ty
+        cdef int64_t *hx = self.hx
+        cdef int64_t *hy = self.hy
+        cdef int64_t *bs = self.bs
+        cdef int64_t *bi = self.bi
+        cdef int64_t *bj = self.bj
+        cdef int64_t *pre_start = self.pre_start
+        cdef int64_t *post_start = self.post_start
+        cdef int32_t *pre = self.pre
+        cdef int32_t *post = self.post
+        cdef int32_t *pre_order = self.pre_order
+        cdef int32_t *post_syn = self.post_syn
+        cdef int32_t *post_pre = self.post_pre
+        cdef uint8_t *act_x = self.act_x
+        cdef uint8_t *act_y = self.act_y
+        cdef uint8_t *ax
+        cdef uint8_t *ay
         cdef bint ok
         self.traces(self.x, 2, nx, self.tpx, 0, pf, npf, NULL, didx, dstart, t)
         self.traces(self.y, 3, ny, self.tpy, 2, qf, nqf, ymode, didx, dstart, t)
         for j in range(npf):
-            self.tx[pf[j]] = pos
+            tx[pf[j]] = pos
         for j in range(nqf):
-            self.ty[qf[j]] = pos
+            ty[qf[j]] = pos
         if nx:
-            memcpy(self.hx + (pos - 1) * 2 * nx, self.x, 2 * nx * sizeof(int64_t))
+            memcpy(hx + (pos - 1) * 2 * nx, self.x, 2 * nx * sizeof(int64_t))
         if ny:
-            memcpy(self.hy + (pos - 1) * 3 * ny, self.y, 3 * ny * sizeof(int64_t))
+            memcpy(hy + (pos - 1) * 3 * ny, self.y, 3 * ny * sizeof(int64_t))
         if pos != t_epoch:
             return -1
         ep = t // t_epoch
-        u_on = 1 if (uk >= 0 and ep % (<int64_t>1 << uk) == 0) else 0
-        bw = base(seed, 21, proj, ep)
-        bd = base(seed, 22, proj, ep)
-        bt = base(seed, 23, proj, ep)
-        if u_on:
+        self.u_on = 1 if (uk >= 0 and ep % (<int64_t>1 << uk) == 0) else 0
+        self.bw = base(seed, 21, proj, ep)
+        self.bd = base(seed, 22, proj, ep)
+        self.bt = base(seed, 23, proj, ep)
+        # candidates go to the chunk buffers (bs, bi, bj; q of them), branch-free: each is written
+        # and q advances when it needs the update
+        self.ncand = 0
+        if self.u_on:
             for s in range(self.nsyn):
-                if self.rows_sorted:
-                    while self.pre_start[row + 1] <= s:
+                if rows_sorted:
+                    while pre_start[row + 1] <= s:
                         row += 1
                     i = row
                 else:
-                    i = self.pre[s]
-                b2k = self.b2_index[s] if self.b2_index != NULL else 0
-                self.update(s, i, self.post[s], self.sid[s], b2k, 1, bw, bd, bt)
-                self.cand[n] = s
-                n += 1
+                    i = pre[s]
+                bs[q], bi[q], bj[q] = s, i, post[s]
+                q += 1
+                if q == chunk:
+                    self.flush(q)
+                    q = 0
         else:
-            # act_y[(pos - 1) * ny + j]: are the post traces the x0 products need non-zero at that
-            # step (a product with a plain trace of the other side vanishes while it is zero)
-            if self.row_mask > 0:
-                for p in range(t_epoch):
-                    for j in range(ny):
-                        ok = 0
+            # act_y[p * ny + j]: do the x0 products of a pre spike at step p + 1 of the epoch need
+            # post j (are the post traces they read non-zero then: a product with a plain trace of
+            # the other side vanishes while it is zero); act_x[(p + 1) * nx + i] likewise for the y0
+            # products and pre i; row 0 of act_x (no post spike) is zero
+            for p in range(t_epoch):
+                for j in range(ny):
+                    ok = row_mask < 0
+                    if row_mask > 0:
                         for f in range(3):
-                            if (self.row_mask >> f) & 1 and self.hy[(p * 3 + f) * ny + j] != 0:
+                            if (row_mask >> f) & 1 and hy[(p * 3 + f) * ny + j] != 0:
                                 ok = 1
-                        self.act_y[p * ny + j] = ok
-            if self.col_mask > 0:
-                for p in range(t_epoch):
-                    for i in range(nx):
-                        ok = 0
+                    act_y[p * ny + j] = ok
+                for i in range(nx):
+                    ok = col_mask < 0
+                    if col_mask > 0:
                         for f in range(2):
-                            if (self.col_mask >> f) & 1 and self.hx[(p * 2 + f) * nx + i] != 0:
+                            if (col_mask >> f) & 1 and hx[(p * 2 + f) * nx + i] != 0:
                                 ok = 1
-                        self.act_x[p * nx + i] = ok
+                    act_x[(p + 1) * nx + i] = ok
+            for i in range(nx):
+                act_x[i] = 0
             # rows of the sources that spiked (memory in order), with any post products they need
             for i in range(nx):
-                if self.tx[i] == 0:
+                if tx[i] == 0:
                     continue
-                off = (self.tx[i] - 1) * ny
-                for k in range(self.pre_start[i], self.pre_start[i + 1]):
-                    s = self.pre_order[k]
-                    j = self.post[s]
-                    ok = self.row_mask < 0 or (self.row_mask > 0 and self.act_y[off + j])
-                    if not ok and self.ty[j] > 0:
-                        p = (self.ty[j] - 1) * nx + i
-                        ok = self.col_mask < 0 or (self.col_mask > 0 and self.act_x[p])
-                    if ok:
-                        b2k = self.b2_index[s] if self.b2_index != NULL else 0
-                        self.update(s, i, j, self.sid[s], b2k, 0, bw, bd, bt)
-                        self.cand[n] = s
-                        n += 1
+                ay = act_y + (tx[i] - 1) * ny
+                ax = act_x + i
+                for k in range(pre_start[i], pre_start[i + 1]):
+                    s = k if rows_sorted else pre_order[k]
+                    j = post[s]
+                    bs[q], bi[q], bj[q] = s, i, j
+                    q += ay[j] | ax[ty[j] * nx]
+                    if q == chunk:
+                        self.flush(q)
+                        q = 0
             # columns of the targets that spiked, minus the synapses the row pass handled
-            for j in range(ny):
-                if self.ty[j] == 0 or self.col_mask == 0:
-                    continue
-                off = (self.ty[j] - 1) * nx
-                for k in range(self.post_start[j], self.post_start[j + 1]):
-                    i = self.post_pre[k]
-                    if self.tx[i] > 0:
+            if col_mask != 0:
+                for j in range(ny):
+                    if ty[j] == 0:
                         continue
-                    if self.col_mask < 0 or self.act_x[off + i]:
-                        s = self.post_syn[k]
-                        b2k = self.post_b2[k] if self.post_b2 != NULL else 0
-                        self.update(s, i, j, self.post_sid[k], b2k, 0, bw, bd, bt)
-                        self.cand[n] = s
-                        n += 1
+                    ax = act_x + ty[j] * nx
+                    for k in range(post_start[j], post_start[j + 1]):
+                        i = post_pre[k]
+                        bs[q], bi[q], bj[q] = post_syn[k], i, j
+                        q += (tx[i] == 0) & ax[i]
+                        if q == chunk:
+                            self.flush(q)
+                            q = 0
+        self.flush(q)
         for i in range(nx):
-            self.tx[i] = 0
+            tx[i] = 0
         for j in range(ny):
-            self.ty[j] = 0
-        return n
+            ty[j] = 0
+        return self.ncand
 """
 
 

@@ -79,6 +79,7 @@ def make_pair(rule, rng, n_pre, n_post, n_syn, sign_mode, nbits, drivers=None, k
         seed=1,
         drivers=drivers,
         kernel=kernel,
+        chunk=7,  # several chunks per epoch: the compiled path's chunk boundaries are exercised
     )
     ref = ReferenceLearner(rule, n_pre, n_post, pre, post, w, d, sign_mode, nbits, drivers or ())
     return eng, ref
@@ -417,7 +418,7 @@ def test_compiled_and_numpy_engines_agree_with_stochastic_rounding(seed):
         d=rng.integers(0, 63, 80)[order],
     )
     a = ProjectionLearner(rule, kernel=None, **common)
-    b = ProjectionLearner(rule, kernel=kernel, **common)
+    b = ProjectionLearner(rule, kernel=kernel, chunk=5, **common)
     for t in range(1, 121):
         pf = np.flatnonzero(rng.random(9) < 0.2)
         qf = np.flatnonzero(rng.random(7) < 0.2)
@@ -428,3 +429,47 @@ def test_compiled_and_numpy_engines_agree_with_stochastic_rounding(seed):
         np.testing.assert_array_equal(a.tag, b.tag)
         np.testing.assert_array_equal(a.x, b.x)
         np.testing.assert_array_equal(a.y, b.y)
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "scattered"])
+@pytest.mark.parametrize("weight_exp", [2, -3])
+def test_compiled_kernel_writes_the_backend_weights(layout, weight_exp):
+    """The compiled path writes effective weights and mantissas at each synapse's backend index."""
+    from neurochip.cores.fixedpoint import effective_weight
+
+    kernel = compiled_kernel()
+    rng = np.random.default_rng(7)
+    n = 300
+    pre, post = rng.integers(0, 12, n), rng.integers(0, 10, n)
+    w = representable_weights(rng.integers(-256, 256, n), "mixed", 8)
+    learner = ProjectionLearner(
+        pair_stdp(t_epoch=2, rounding="stochastic"),
+        index=1,
+        n_pre=12,
+        n_post=10,
+        pre=pre,
+        post=post,
+        w=w,
+        d=np.zeros(n, np.int64),
+        sign_mode="mixed",
+        num_weight_bits=8,
+        seed=3,
+        kernel=kernel,
+        chunk=16,
+    )
+    size = n + 40
+    index = 25 + np.arange(n) if layout == "contiguous" else rng.permutation(size)[:n]
+    w_eff = np.full(size, -1, np.int32)
+    mant = np.full(size, -1, np.int32)
+    w_eff[index] = effective_weight(learner.w, weight_exp)
+    mant[index] = learner.w
+    learner.attach(w_eff, mant, index, weight_exp)
+    changed = 0
+    for t in range(1, 61):
+        learner.step(t, np.flatnonzero(rng.random(12) < 0.3), np.flatnonzero(rng.random(10) < 0.3))
+        np.testing.assert_array_equal(mant[index], learner.w)
+        np.testing.assert_array_equal(w_eff[index], effective_weight(learner.w, weight_exp))
+        changed += int((learner.w != w).sum())
+    assert changed > 0
+    others = np.setdiff1d(np.arange(size), index)
+    assert (w_eff[others] == -1).all() and (mant[others] == -1).all()
