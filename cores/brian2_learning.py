@@ -29,10 +29,6 @@ class LearningHook:
         self.n_cx = p.n_compartments
         self.keep_mantissas = keep_mantissas
         a = p.arrays
-        self.cx_space = backend.cx.variables["_spikespace"].get_value()
-        self.inp_space = backend.inp.variables["_spikespace"].get_value() if backend.inp is not None else None
-        self.w_arrays = [s.variables["w"].get_value() for s in backend.syn]
-        self.wm_arrays = [s.variables["wm"].get_value() for s in backend.syn] if keep_mantissas else None
         from neurochip.cores.brian2_backend import cython_available
 
         kernel = None
@@ -76,6 +72,8 @@ class LearningHook:
                     "mods": {t: _local_map(p.n_sources, src) for t, src in mods.items()},
                     "broadcast": {t: int(src[0]) for t, src in mods.items() if src.size == 1},
                     "learns_delay": "dd" in rule.sums,
+                    # no modulators: the compiled kernel reads the spike spaces itself
+                    "direct": kernel is not None and not mods,
                 }
             )
 
@@ -84,9 +82,11 @@ class LearningHook:
     def attach(self) -> None:
         """Give the compiled learners Brian2's current weight arrays (again after a restore)."""
         b = self.backend
+        self.timestep = b.clock.variables["timestep"].get_value()
+        self.cx_space = b.cx.variables["_spikespace"].get_value()
+        self.inp_space = b.inp.variables["_spikespace"].get_value() if b.inp is not None else None
         self.w_arrays = [s.variables["w"].get_value() for s in b.syn]
-        if self.keep_mantissas:
-            self.wm_arrays = [s.variables["wm"].get_value() for s in b.syn]
+        self.wm_arrays = [s.variables["wm"].get_value() for s in b.syn] if self.keep_mantissas else None
         for entry in self.learners:
             learner, slots = entry["learner"], entry["slots"]
             if learner.kernel is None or not slots.size:
@@ -121,10 +121,21 @@ class LearningHook:
         return fired
 
     def __call__(self):
-        t = int(self.backend.clock.timestep[:]) + 1  # DESIGN steps count from 1
-        fired = self._fired_sources()
-        cx_fired = fired[fired < self.n_cx]
+        t = int(self.timestep[0]) + 1  # DESIGN steps count from 1
+        fired = cx_fired = None
         for entry in self.learners:
+            learner = entry["learner"]
+            if entry["direct"]:
+                spaces = (self.cx_space, self.inp_space)
+                n = learner.step_spaces(t, *spaces, entry["pre"], entry["post"], self.n_cx)
+                if n > 0:
+                    self.updates_at[t] = self.updates_at.get(t, 0) + n
+                    if entry["learns_delay"]:
+                        self._write(entry, learner, learner.cand[:n].copy())
+                continue
+            if fired is None:
+                fired = self._fired_sources()
+                cx_fired = fired[fired < self.n_cx]
             pre = entry["pre"][fired]
             post = entry["post"][cx_fired]
             drivers = {}
@@ -134,7 +145,6 @@ class LearningHook:
                 else:
                     hit = local[fired]
                     drivers[trace] = hit[hit >= 0]
-            learner = entry["learner"]
             changed = learner.step(t, pre[pre >= 0], post[post >= 0], drivers)
             if changed is not None:
                 self.updates_at[t] = self.updates_at.get(t, 0) + int(changed.size)

@@ -255,6 +255,19 @@ class ProjectionLearner:
         off = int(index[0]) if index.size and np.array_equal(index, index[0] + np.arange(index.size)) else -1
         self.kobj.attach(w_eff, mantissa, index, off)
 
+    def step_spaces(self, t: int, cx_space, inp_space, pre_map, post_map, n_cx: int) -> int:
+        """:meth:`step` on the compiled path, the spikes read from Brian2's spike spaces.
+
+        ``pre_map``/``post_map`` give each source's (compartments, then inputs)
+        and each compartment's index in this projection, or -1. No modulators.
+        Returns the number of synapses updated, or -1 when no epoch ended;
+        ``cand[:n]`` lists them.
+        """
+        n = self.kobj.step_spaces(cx_space, inp_space, pre_map, post_map, n_cx, t)
+        if n > 0:
+            self.synapses_updated += n
+        return n
+
     def _kernel_step(self, t, pre_fired, post_fired, drivers_fired):
         ymode = np.zeros(len(POST_TRACES), I64)
         parts, start = [], [0]

@@ -102,6 +102,8 @@ cdef class Kernel:
     # the synapses of an epoch are evaluated in chunks, one pass per product factor over a chunk:
     # tight loops with the rule's branches outside them, and the weight loads issued together
     cdef int64_t chunk, u_on, ncand
+    cdef int64_t *pf
+    cdef int64_t *qf
     # sid_ident: the synapse numbers are the positions; b2_off >= 0: Brian2's index is b2_off + position
     cdef int64_t sid_ident, b2_off
     cdef uint64_t bw, bd, bt
@@ -163,7 +165,10 @@ cdef class Kernel:
         self.sid_ident, self.b2_off = sid_ident, -1
         buf = np.zeros((19, chunk), np.int64)
         buf[15] = prm[0]  # bte: the u products read the traces at the epoch's end
-        self.keep.append(buf)
+        fired = np.zeros(max(1, tx.size) + max(1, ty.size), np.int64)
+        self.keep += [buf, fired]
+        self.pf = <int64_t*>ptr(fired)
+        self.qf = self.pf + (<int64_t>max(1, tx.size))
         b = <int64_t*>ptr(buf)
         self.bs, self.bi, self.bj, self.bid = b, b + chunk, b + 2 * chunk, b + 3 * chunk
         self.bb, self.ow, self.od, self.ot = b + 4 * chunk, b + 5 * chunk, b + 6 * chunk, b + 7 * chunk
@@ -178,6 +183,35 @@ cdef class Kernel:
         self.b2_w = <int32_t*>ptr(b2_w)
         self.b2_index = <int32_t*>ptr(b2_index)
         self.b2_wm = <int32_t*>ptr(b2_wm) if b2_wm is not None else NULL
+
+    def step_spaces(self, cx_space, inp_space, pre_map, post_map, int64_t n_cx, int64_t t):
+        # the step's spikes straight from Brian2's spike spaces (the fired indices, their count
+        # last): sources are the compartments, then the external inputs; no modulators
+        cdef int32_t *cs = <int32_t*>ptr(cx_space)
+        cdef int32_t *ins = <int32_t*>ptr(inp_space) if inp_space is not None else NULL
+        cdef int64_t ncs = cx_space.shape[0], nin = inp_space.shape[0] if inp_space is not None else 0
+        cdef int64_t *pm = <int64_t*>ptr(pre_map)
+        cdef int64_t *qm = <int64_t*>ptr(post_map)
+        cdef int64_t *pf = self.pf
+        cdef int64_t *qf = self.qf
+        cdef int64_t npf = 0, nqf = 0, k, c, r
+        with nogil:
+            for k in range(cs[ncs - 1]):
+                c = cs[k]
+                if pm[c] >= 0:
+                    pf[npf] = pm[c]
+                    npf += 1
+                if qm[c] >= 0:
+                    qf[nqf] = qm[c]
+                    nqf += 1
+            if ins != NULL:
+                for k in range(ins[nin - 1]):
+                    c = pm[n_cx + ins[k]]
+                    if c >= 0:
+                        pf[npf] = c
+                        npf += 1
+            r = self.run(pf, npf, qf, nqf, NULL, NULL, NULL, t)
+        return r
 
     def step(self, pre_fired, post_fired, ymode, didx, dstart, int64_t t):
         cdef int64_t *pf = <int64_t*>ptr(pre_fired)
