@@ -145,10 +145,6 @@ class Brian2Backend:
         self.comm = comm if comm is not None and comm.Get_size() > 1 else None
         self.rank, self.size = (comm.Get_rank(), comm.Get_size()) if self.comm else (0, 1)
         self.cx_lo, self.cx_hi, self.core_rank = rank_range(program, self.rank, self.size)
-        if self.comm is not None and program.learning:
-            raise BackendError(
-                "learning across MPI ranks is not supported yet; run plastic networks in one process"
-            )
         self.target = choose_target(target)
         if self.comm is not None and self.target == "cpp_standalone":
             raise BackendError(
@@ -238,7 +234,8 @@ class Brian2Backend:
         is_local = (src >= lo) & (src < hi)
         is_remote = ~is_input & ~is_local
         self.ghosts = None
-        self.ghost_ids = np.unique(src[is_remote])  # other ranks' compartments with synapses here
+        # other ranks' compartments with synapses here, or modulating a plastic projection
+        self.ghost_ids = np.unique(np.r_[src[is_remote], self.remote_modulators()])
         if self.ghost_ids.size:
             # spikes of other ranks' compartments: the exchange writes their spike space
             self.ghosts = b2.NeuronGroup(
@@ -315,6 +312,30 @@ class Brian2Backend:
                 sorted(self.state_mons),
             )
         )
+
+    def modulator_compartments(self) -> np.ndarray:
+        """Compartments that modulate plastic projections (their spikes drive post traces)."""
+        p = self.program
+        ids = [src for lm in p.learning for src in lm.modulator_sources().values()]
+        ids = np.unique(np.concatenate(ids)) if ids else np.zeros(0, np.int64)
+        return ids[ids < p.n_compartments]
+
+    def remote_modulators(self) -> np.ndarray:
+        """Modulating compartments of other ranks: every rank sees their spikes (as ghosts)."""
+        ids = self.modulator_compartments()
+        return ids[(ids < self.cx_lo) | (ids >= self.cx_hi)]
+
+    def learning_updates(self) -> dict[int, int] | None:
+        """Step -> synapse updates of the plastic projections, over all ranks."""
+        if self.learning is None:
+            return None
+        if self.comm is None:
+            return self.learning.updates_at
+        total: dict[int, int] = {}
+        for part in self.comm.allgather(self.learning.updates_at):
+            for t, n in part.items():
+                total[t] = total.get(t, 0) + n
+        return total
 
     def _expand_synapses(self):
         """Per synapse: (source, target compartment, effective weight, delay, slot).
@@ -489,8 +510,12 @@ class Brian2Backend:
             for entry, lm in zip(self.learning.learners, p.learning, strict=True):
                 if lm.projection == name:
                     learner = entry["learner"]
-                    out = np.empty(learner.w.size, np.int64)
-                    out[learner.sid] = learner.w
+                    parts = [(learner.sid, learner.w)]
+                    if self.comm is not None:  # each rank learns the synapses onto its compartments
+                        parts = self.comm.allgather(parts[0])
+                    out = np.empty(lm.pre_idx.size, np.int64)
+                    for sid, w in parts:
+                        out[sid] = w
                     return out
         return np.asarray(p.arrays["syn_weight"], np.int64)[p.projection(name).slot]
 

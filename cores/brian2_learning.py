@@ -38,14 +38,21 @@ class LearningHook:
             kernel = compiled()
         self.updates_at: dict[int, int] = {}  # step -> synapse updates (for the router's energy)
         self.learners = []
+        lo, hi = backend.cx_lo, backend.cx_hi
+        ghosts = backend.ghost_ids if backend.ghosts is not None else np.zeros(0, np.int64)
+        n_inputs = p.n_sources - self.n_cx
         for lm in p.learning:
             rule = lm.learning_rule()
             slots = p.projection(lm.projection).slot
-            # the learner keeps the synapses in Brian2's order (its weight writes then walk
-            # memory in order) and their projection numbers for the random streams
-            order = np.argsort(backend.slot_b2[slots], kind="stable")
+            # the synapses onto this rank's compartments (all of them in one process), in Brian2's
+            # order (the weight writes then walk memory in order), with their projection numbers
+            # for the random streams
+            order = np.flatnonzero(backend.slot_kind[slots] >= 0)
+            order = order[np.lexsort((backend.slot_b2[slots[order]], backend.slot_kind[slots[order]]))]
             slots = slots[order]
             mods = lm.modulator_sources()
+            pre_map = _local_map(p.n_sources, lm.pre_source)
+            post_map = _local_map(self.n_cx, lm.post_cx)
             learner = ProjectionLearner(
                 rule,
                 index=lm.index,
@@ -67,8 +74,14 @@ class LearningHook:
                     "learner": learner,
                     "weight_exp": lm.weight_exp,
                     "slots": slots,
-                    "pre": _local_map(p.n_sources, lm.pre_source),
-                    "post": _local_map(self.n_cx, lm.post_cx),
+                    "pre": pre_map,
+                    "post": post_map,
+                    # the same in the spike spaces' numbering: this rank's compartments, the
+                    # inputs, the ghosts (other ranks' compartments)
+                    "pre_spaces": np.concatenate(
+                        [pre_map[lo:hi], pre_map[self.n_cx : self.n_cx + n_inputs], pre_map[ghosts]]
+                    ),
+                    "post_spaces": np.ascontiguousarray(post_map[lo:hi]),
                     "mods": {t: _local_map(p.n_sources, src) for t, src in mods.items()},
                     "broadcast": {t: int(src[0]) for t, src in mods.items() if src.size == 1},
                     "learns_delay": "dd" in rule.sums,
@@ -85,13 +98,19 @@ class LearningHook:
         self.timestep = b.clock.variables["timestep"].get_value()
         self.cx_space = b.cx.variables["_spikespace"].get_value()
         self.inp_space = b.inp.variables["_spikespace"].get_value() if b.inp is not None else None
+        self.ghost_space = b.ghosts.variables["_spikespace"].get_value() if b.ghosts is not None else None
         self.w_arrays = [s.variables["w"].get_value() for s in b.syn]
         self.wm_arrays = [s.variables["wm"].get_value() for s in b.syn] if self.keep_mantissas else None
         for entry in self.learners:
             learner, slots = entry["learner"], entry["slots"]
-            if learner.kernel is None or not slots.size:
+            kinds = np.unique(b.slot_kind[slots])
+            # the compiled path writes Brian2's weights itself when the synapses share one Synapses
+            # object (always in one process; over MPI ranks a projection's synapses from local and
+            # from other ranks' compartments are in two); otherwise this hook writes them
+            entry["writes_weights"] = learner.kernel is None or kinds.size > 1
+            if entry["writes_weights"] or not slots.size:
                 continue
-            k = int(b.slot_kind[slots[0]])  # a projection's synapses share one Synapses object
+            k = int(kinds[0])
             learner.attach(
                 self.w_arrays[k],
                 self.wm_arrays[k] if self.keep_mantissas else None,
@@ -111,14 +130,16 @@ class LearningHook:
         self.updates_at = dict(state["updates_at"])
         self.attach()
 
-    def _fired_sources(self) -> np.ndarray:
-        n = int(self.cx_space[-1])
-        fired = self.cx_space[:n].astype(np.int64)
+    def _fired_sources(self) -> tuple[np.ndarray, np.ndarray]:
+        """Global ids of the sources that spiked this step, and of this rank's compartments among them."""
+        b = self.backend
+        local = self.cx_space[: int(self.cx_space[-1])].astype(np.int64) + b.cx_lo
+        parts = [local]
         if self.inp_space is not None:
-            k = int(self.inp_space[-1])
-            if k:
-                fired = np.concatenate([fired, self.n_cx + self.inp_space[:k].astype(np.int64)])
-        return fired
+            parts.append(self.n_cx + self.inp_space[: int(self.inp_space[-1])].astype(np.int64))
+        if self.ghost_space is not None:
+            parts.append(b.ghost_ids[self.ghost_space[: int(self.ghost_space[-1])]])
+        return np.concatenate(parts), local
 
     def __call__(self):
         t = int(self.timestep[0]) + 1  # DESIGN steps count from 1
@@ -126,16 +147,15 @@ class LearningHook:
         for entry in self.learners:
             learner = entry["learner"]
             if entry["direct"]:
-                spaces = (self.cx_space, self.inp_space)
-                n = learner.step_spaces(t, *spaces, entry["pre"], entry["post"], self.n_cx)
+                spaces = (self.cx_space, self.inp_space, self.ghost_space)
+                n = learner.step_spaces(t, *spaces, entry["pre_spaces"], entry["post_spaces"])
                 if n > 0:
                     self.updates_at[t] = self.updates_at.get(t, 0) + n
-                    if entry["learns_delay"]:
+                    if entry["learns_delay"] or entry["writes_weights"]:
                         self._write(entry, learner, learner.cand[:n].copy())
                 continue
             if fired is None:
-                fired = self._fired_sources()
-                cx_fired = fired[fired < self.n_cx]
+                fired, cx_fired = self._fired_sources()
             pre = entry["pre"][fired]
             post = entry["post"][cx_fired]
             drivers = {}
@@ -148,7 +168,7 @@ class LearningHook:
             changed = learner.step(t, pre[pre >= 0], post[post >= 0], drivers)
             if changed is not None:
                 self.updates_at[t] = self.updates_at.get(t, 0) + int(changed.size)
-            if changed is not None and (learner.kernel is None or entry["learns_delay"]):
+            if changed is not None and (entry["writes_weights"] or entry["learns_delay"]):
                 self._write(entry, learner, changed)
 
     def _write(self, entry, learner, changed: np.ndarray) -> None:
@@ -157,7 +177,7 @@ class LearningHook:
         kind, idx = b.slot_kind[slots], b.slot_b2[slots]
         for k in np.unique(kind):
             sel = kind == k
-            if learner.kernel is None:  # the compiled path wrote the weights already
+            if entry["writes_weights"]:  # else the compiled path wrote them already
                 self.w_arrays[k][idx[sel]] = fp.effective_weight(learner.w[changed][sel], entry["weight_exp"])
                 if self.keep_mantissas:
                     self.wm_arrays[k][idx[sel]] = learner.w[changed][sel]

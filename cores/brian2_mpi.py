@@ -83,6 +83,12 @@ class SpikeExchange:
         keep = (route_src >= self.lo) & (route_src < self.hi) & (route_rank != self.rank)
         needs = np.zeros((self.size, max(self.hi - self.lo, 1)), bool)
         needs[route_rank[keep], route_src[keep] - self.lo] = True
+        # modulators of plastic projections go to every rank (each may learn synapses they modulate)
+        mods = backend.modulator_compartments()
+        mods = mods[(mods >= self.lo) & (mods < self.hi)] - self.lo
+        for r in range(self.size):
+            if r != self.rank:
+                needs[r, mods] = True
         self.needs = [needs[r] if needs[r].any() else None for r in range(self.size)]
         self.cx_space = backend.cx.variables["_spikespace"].get_value()
         self.ghost_space = None
@@ -158,8 +164,14 @@ def abort_on_uncaught_exception() -> None:
         return
 
     def hook(kind, value, tb):
-        sys.__excepthook__(kind, value, tb)  # Brian2's own hook would call any error a Brian2 bug
+        import time
+        import traceback
+
+        # one write, not Brian2's own hook (it would call any error a Brian2 bug); then a moment
+        # for mpiexec to forward it: an abort drops output it has not forwarded yet
+        sys.stderr.write("".join(traceback.format_exception(kind, value, tb)))
         sys.stderr.flush()
+        time.sleep(0.5)
         from mpi4py import MPI
 
         MPI.COMM_WORLD.Abort(1)

@@ -255,15 +255,16 @@ class ProjectionLearner:
         off = int(index[0]) if index.size and np.array_equal(index, index[0] + np.arange(index.size)) else -1
         self.kobj.attach(w_eff, mantissa, index, off)
 
-    def step_spaces(self, t: int, cx_space, inp_space, pre_map, post_map, n_cx: int) -> int:
+    def step_spaces(self, t: int, cx_space, inp_space, ghost_space, pre_map, post_map) -> int:
         """:meth:`step` on the compiled path, the spikes read from Brian2's spike spaces.
 
-        ``pre_map``/``post_map`` give each source's (compartments, then inputs)
-        and each compartment's index in this projection, or -1. No modulators.
+        ``pre_map`` gives each source's index in this projection (or -1),
+        numbering the sources as the spike spaces' compartments, then inputs,
+        then ghosts; ``post_map`` likewise for the compartments. No modulators.
         Returns the number of synapses updated, or -1 when no epoch ended;
         ``cand[:n]`` lists them.
         """
-        n = self.kobj.step_spaces(cx_space, inp_space, pre_map, post_map, n_cx, t)
+        n = self.kobj.step_spaces(cx_space, inp_space, ghost_space, pre_map, post_map, t)
         if n > 0:
             self.synapses_updated += n
         return n

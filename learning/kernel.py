@@ -184,32 +184,30 @@ cdef class Kernel:
         self.b2_index = <int32_t*>ptr(b2_index)
         self.b2_wm = <int32_t*>ptr(b2_wm) if b2_wm is not None else NULL
 
-    def step_spaces(self, cx_space, inp_space, pre_map, post_map, int64_t n_cx, int64_t t):
+    def step_spaces(self, cx_space, inp_space, ghost_space, pre_map, post_map, int64_t t):
         # the step's spikes straight from Brian2's spike spaces (the fired indices, their count
-        # last): sources are the compartments, then the external inputs; no modulators
-        cdef int32_t *cs = <int32_t*>ptr(cx_space)
-        cdef int32_t *ins = <int32_t*>ptr(inp_space) if inp_space is not None else NULL
-        cdef int64_t ncs = cx_space.shape[0], nin = inp_space.shape[0] if inp_space is not None else 0
+        # last); pre_map numbers the sources as the compartments, then the inputs, then the
+        # ghosts (None: no such group), post_map the compartments; no modulators
         cdef int64_t *pm = <int64_t*>ptr(pre_map)
         cdef int64_t *qm = <int64_t*>ptr(post_map)
         cdef int64_t *pf = self.pf
         cdef int64_t *qf = self.qf
-        cdef int64_t npf = 0, nqf = 0, k, c, r
-        with nogil:
-            for k in range(cs[ncs - 1]):
-                c = cs[k]
-                if pm[c] >= 0:
-                    pf[npf] = pm[c]
+        cdef int64_t npf = 0, nqf = 0, k, c, r, g, off = 0
+        cdef int32_t *sp
+        for g, space in enumerate((cx_space, inp_space, ghost_space)):
+            if space is None:
+                continue
+            sp = <int32_t*>ptr(space)
+            for k in range(sp[space.shape[0] - 1]):
+                c = pm[off + sp[k]]
+                if c >= 0:
+                    pf[npf] = c
                     npf += 1
-                if qm[c] >= 0:
-                    qf[nqf] = qm[c]
+                if g == 0 and qm[sp[k]] >= 0:
+                    qf[nqf] = qm[sp[k]]
                     nqf += 1
-            if ins != NULL:
-                for k in range(ins[nin - 1]):
-                    c = pm[n_cx + ins[k]]
-                    if c >= 0:
-                        pf[npf] = c
-                        npf += 1
+            off += space.shape[0] - 1
+        with nogil:
             r = self.run(pf, npf, qf, nqf, NULL, NULL, NULL, t)
         return r
 

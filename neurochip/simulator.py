@@ -255,8 +255,7 @@ class Simulator:
         done = sum(p.steps for p in self._router_parts)
         if done < self.steps:
             steps, cx = self._backend.spikes()
-            learning = getattr(self._backend, "learning", None)
-            updates = learning.updates_at if learning is not None else None
+            updates = self._backend.learning_updates() if hasattr(self._backend, "learning_updates") else None
             self._router_parts.append(
                 stats.collect(self._router_traffic, steps, cx, range(done + 1, self.steps + 1), updates)
             )

@@ -30,11 +30,13 @@ def mpirun(ranks, *args, timeout=240):
     return proc, time.perf_counter() - t0
 
 
-def test_two_ranks_match_one_process(tmp_path):
+@pytest.mark.parametrize("learn", [False, True], ids=["static", "plastic"])
+def test_two_ranks_match_one_process(tmp_path, learn):
+    """Spikes, probes (learned weights too) and router statistics (learning energy too)."""
     import mpi_job
 
-    one = {k: np.asarray(v) for k, v in mpi_job.flatten(_run_alone()).items()}
-    proc, _ = mpirun(2, tmp_path / "two.npz")
+    one = {k: np.asarray(v) for k, v in mpi_job.flatten(*_run_alone(learn)).items()}
+    proc, _ = mpirun(2, tmp_path / "two.npz", *(["learn"] if learn else []))
     assert proc.returncode == 0, proc.stderr
     two = dict(np.load(tmp_path / "two.npz"))
     assert int(two.pop("ranks")) == 2
@@ -43,18 +45,24 @@ def test_two_ranks_match_one_process(tmp_path):
     assert sum(v.sum() for k, v in one.items() if k.startswith("count/")) > 0
     for key in one:
         np.testing.assert_array_equal(two[key], one[key], err_msg=key)
+    if learn:
+        for k in range(3):
+            w = one[f"wl{k}/data"]
+            assert (w[0] != w[-1]).sum() > 100, f"plastic{k} hardly learned"
+        assert one["energy/learning_updates"].sum() > 0
+        np.testing.assert_array_equal(two["learned"], one["learned"])
 
 
-def _run_alone():
+def _run_alone(learn=False):
     import mpi_job
 
     import neurochip as nc
 
-    with nc.Simulator(mpi_job.program(), router=True) as sim:
+    with nc.Simulator(mpi_job.program(learn), router=True) as sim:
         sim.run(30)
         sim.run(50)
         assert sim.ranks == 1 and sim.is_root
-        return sim.results
+        return sim.results, (mpi_job.learned(sim) if learn else None)
 
 
 def test_a_failing_rank_stops_every_rank(tmp_path):
