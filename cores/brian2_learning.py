@@ -15,6 +15,22 @@ from neurochip.cores import fixedpoint as fp
 from neurochip.learning.engine import ProjectionLearner
 
 
+def learning_threads(mpi: bool) -> int:
+    """Threads for the compiled learning kernel: the CPUs this process may use (1 under MPI,
+    where each rank has its own core), or ``NEUROCHIP_LEARNING_THREADS``."""
+    import os
+
+    env = os.environ.get("NEUROCHIP_LEARNING_THREADS")
+    if env:
+        return max(1, int(env))
+    if mpi:
+        return 1
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _local_map(universe_size: int, ids: np.ndarray) -> np.ndarray:
     """Array mapping a global id to its position in ``ids`` (-1 where absent)."""
     m = np.full(universe_size, -1, np.int64)
@@ -38,6 +54,7 @@ class LearningHook:
             kernel = compiled()
         self.updates_at: dict[int, int] = {}  # step -> synapse updates (for the router's energy)
         self.learners = []
+        threads = learning_threads(backend.comm is not None)
         lo, hi = backend.cx_lo, backend.cx_hi
         ghosts = backend.ghost_ids if backend.ghosts is not None else np.zeros(0, np.int64)
         n_inputs = p.n_sources - self.n_cx
@@ -68,6 +85,7 @@ class LearningHook:
                 seed=backend.seed,
                 drivers={t: src.size == 1 for t, src in mods.items()},
                 kernel=kernel,
+                threads=threads,
             )
             self.learners.append(
                 {

@@ -98,7 +98,8 @@ class ProjectionLearner:
     whose impulses come from a modulatory source instead of the post spikes,
     with ``True`` when one modulator spike drives every post trace. ``kernel``:
     the compiled module (:mod:`neurochip.learning.kernel`) or None for numpy;
-    it evaluates an epoch's synapses ``chunk`` at a time.
+    it evaluates an epoch's synapses ``chunk`` at a time, on ``threads``
+    threads (OpenMP; the results do not depend on the number).
     """
 
     def __init__(
@@ -119,6 +120,7 @@ class ProjectionLearner:
         kernel=None,
         synapse_ids=None,
         chunk: int = 1024,
+        threads: int = 1,
     ):
         self.rule, self.index, self.seed = rule, int(index), int(seed or 0)
         self.n_pre, self.n_post = int(n_pre), int(n_post)
@@ -150,6 +152,7 @@ class ProjectionLearner:
         self.synapses_updated = 0
         self.kernel = kernel
         self.chunk = int(chunk)  # synapses the compiled path evaluates together
+        self.threads = int(threads)  # ... and the threads that share an epoch's rows and columns
         if kernel is not None:
             self._prepare_kernel()
 
@@ -230,6 +233,7 @@ class ProjectionLearner:
             int(rows_sorted),
             int(np.array_equal(self.sid, np.arange(self.w.size))),
             self.chunk,
+            self.threads,
         )
 
     STATE = ("w", "d", "tag", "x", "y", "hx", "hy", "tx", "ty")

@@ -32,8 +32,38 @@ SOURCE = f"""
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 cimport cython
 import numpy as np
+from cython.parallel cimport prange, threadid
 from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint64_t
 from libc.string cimport memcpy
+
+cdef extern from *:
+    # GCC/Clang builtin; memory order 0 is __ATOMIC_RELAXED
+    long long atomic_fetch_add "__atomic_fetch_add" (long long *p, long long v, int order) noexcept nogil
+
+DEF MAX_THREADS = 64
+
+# one thread's chunk buffers: candidates (synapse, pre, post, key, Brian2 index), old and new
+# w/d/t, dependencies and spike positions, the u products' position, accumulator, scratch
+cdef struct Scratch:
+    int64_t *bs
+    int64_t *bi
+    int64_t *bj
+    int64_t *bid
+    int64_t *bb
+    int64_t *ow
+    int64_t *od
+    int64_t *ot
+    int64_t *nw
+    int64_t *nd
+    int64_t *nt
+    int64_t *bx0
+    int64_t *by0
+    int64_t *bpx
+    int64_t *bpy
+    int64_t *bte
+    int64_t *acc
+    int64_t *val
+    int64_t *raw
 
 cdef uint64_t M1 = 0xBF58476D1CE4E5B9
 cdef uint64_t M2 = 0x94D049BB133111EB
@@ -101,36 +131,23 @@ cdef class Kernel:
     cdef int64_t nx, ny, nsyn, nprod, row_mask, col_mask, rows_sorted
     # the synapses of an epoch are evaluated in chunks, one pass per product factor over a chunk:
     # tight loops with the rule's branches outside them, and the weight loads issued together
-    cdef int64_t chunk, u_on, ncand
+    cdef int64_t chunk, u_on, nthreads, n_rows, n_items
+    cdef long long ncand
+    cdef int64_t *items
     cdef int64_t *pf
     cdef int64_t *qf
     # sid_ident: the synapse numbers are the positions; b2_off >= 0: Brian2's index is b2_off + position
     cdef int64_t sid_ident, b2_off
     cdef uint64_t bw, bd, bt
-    cdef int64_t *bs
-    cdef int64_t *bi
-    cdef int64_t *bj
-    cdef int64_t *bid
-    cdef int64_t *bb
-    cdef int64_t *ow
-    cdef int64_t *od
-    cdef int64_t *ot
-    cdef int64_t *nw
-    cdef int64_t *nd
-    cdef int64_t *nt
-    cdef int64_t *bx0
-    cdef int64_t *by0
-    cdef int64_t *bpx
-    cdef int64_t *bpy
-    cdef int64_t *bte
-    cdef int64_t *acc
-    cdef int64_t *val
-    cdef int64_t *raw
+    cdef Scratch scratch[MAX_THREADS]
 
     def __init__(self, x, y, hx, hy, tx, ty, tpx, tpy, pre, post, sid, w, d, tag, pre_order, pre_start,
                  post_syn, post_pre, post_start, prods, widths, prm, cand, act_x, act_y,
-                 int64_t row_mask, int64_t col_mask, int64_t rows_sorted, int64_t sid_ident, int64_t chunk):
+                 int64_t row_mask, int64_t col_mask, int64_t rows_sorted, int64_t sid_ident, int64_t chunk,
+                 int64_t threads):
         cdef int64_t *b
+        cdef int64_t k
+        cdef Scratch *S
         self.keep = [x, y, hx, hy, tx, ty, tpx, tpy, pre, post, sid, w, d, tag, pre_order, pre_start,
                      post_syn, post_pre, post_start, prods, widths, prm, cand, act_x, act_y]
         self.x = <int64_t*>ptr(x)
@@ -163,19 +180,24 @@ cdef class Kernel:
         self.b2_w = self.b2_wm = self.b2_index = NULL
         self.chunk = chunk
         self.sid_ident, self.b2_off = sid_ident, -1
-        buf = np.zeros((19, chunk), np.int64)
-        buf[15] = prm[0]  # bte: the u products read the traces at the epoch's end
+        self.nthreads = max(1, min(threads, MAX_THREADS))
+        buf = np.zeros((self.nthreads, 19, chunk), np.int64)
+        buf[:, 15] = prm[0]  # bte: the u products read the traces at the epoch's end
         fired = np.zeros(max(1, tx.size) + max(1, ty.size), np.int64)
-        self.keep += [buf, fired]
+        items = np.zeros(max(1, tx.size + ty.size, (w.size + chunk - 1) // chunk), np.int64)
+        self.keep += [buf, fired, items]
         self.pf = <int64_t*>ptr(fired)
         self.qf = self.pf + (<int64_t>max(1, tx.size))
-        b = <int64_t*>ptr(buf)
-        self.bs, self.bi, self.bj, self.bid = b, b + chunk, b + 2 * chunk, b + 3 * chunk
-        self.bb, self.ow, self.od, self.ot = b + 4 * chunk, b + 5 * chunk, b + 6 * chunk, b + 7 * chunk
-        self.nw, self.nd, self.nt = b + 8 * chunk, b + 9 * chunk, b + 10 * chunk
-        self.bx0, self.by0, self.bpx = b + 11 * chunk, b + 12 * chunk, b + 13 * chunk
-        self.bpy, self.bte, self.acc = b + 14 * chunk, b + 15 * chunk, b + 16 * chunk
-        self.val, self.raw = b + 17 * chunk, b + 18 * chunk
+        self.items = <int64_t*>ptr(items)
+        for k in range(self.nthreads):
+            b = <int64_t*>ptr(buf) + k * 19 * chunk
+            S = &self.scratch[k]
+            S.bs, S.bi, S.bj, S.bid = b, b + chunk, b + 2 * chunk, b + 3 * chunk
+            S.bb, S.ow, S.od, S.ot = b + 4 * chunk, b + 5 * chunk, b + 6 * chunk, b + 7 * chunk
+            S.nw, S.nd, S.nt = b + 8 * chunk, b + 9 * chunk, b + 10 * chunk
+            S.bx0, S.by0, S.bpx = b + 11 * chunk, b + 12 * chunk, b + 13 * chunk
+            S.bpy, S.bte, S.acc = b + 14 * chunk, b + 15 * chunk, b + 16 * chunk
+            S.val, S.raw = b + 17 * chunk, b + 18 * chunk
 
     def attach(self, b2_w, b2_wm, b2_index, int64_t b2_off):
         self.keep += [b2_w, b2_wm, b2_index]
@@ -258,24 +280,24 @@ cdef class Kernel:
                 p = row[i] + tp[k * 5 + 3] + (1 if tp[k * 5 + 4] > r else 0)
                 row[i] = p if p < {TRACE_MAX} else {TRACE_MAX}
 
-    cdef void product(self, int64_t *pr, int64_t nb) noexcept nogil:
+    cdef void product(self, Scratch *S, int64_t *pr, int64_t nb) noexcept nogil:
         # adds one product to acc[:nb] for the buffered synapses; a product whose dependency did
         # not fire adds 0 (the accumulator is in range, so that is the same as skipping it)
-        cdef int64_t *val = self.val
-        cdef int64_t *raw = self.raw
-        cdef int64_t *acc = self.acc
+        cdef int64_t *val = S.val
+        cdef int64_t *raw = S.raw
+        cdef int64_t *acc = S.acc
         cdef int64_t *dep
         cdef int64_t *sp
         cdef int64_t *tr
         cdef int64_t *own
         cdef int64_t q, f, vc, c, lo, hi, v, stride, m = pr[2], sh = pr[4], e = pr[3] + {ACC_FRAC_BITS}
         if pr[1] == 0:
-            dep, sp = self.bx0, self.bpx
+            dep, sp = S.bx0, S.bpx
         elif pr[1] == 1:
-            dep, sp = self.by0, self.bpy
+            dep, sp = S.by0, S.bpy
         else:
             dep = NULL
-            sp = self.bte
+            sp = S.bte
         for q in range(nb):
             val[q] = m
         for f in range(pr[5]):
@@ -283,19 +305,19 @@ cdef class Kernel:
             tr = NULL
             stride = 0
             if vc < 2:
-                tr, stride, own = self.hx + vc * self.nx, 2 * self.nx, self.bi
+                tr, stride, own = self.hx + vc * self.nx, 2 * self.nx, S.bi
             elif vc < 5:
-                tr, stride, own = self.hy + (vc - 2) * self.ny, 3 * self.ny, self.bj
+                tr, stride, own = self.hy + (vc - 2) * self.ny, 3 * self.ny, S.bj
             elif vc == 5:
-                own = self.bx0
+                own = S.bx0
             elif vc == 6:
-                own = self.by0
+                own = S.by0
             elif vc == 7:
-                own = self.ow
+                own = S.ow
             elif vc == 8:
-                own = self.od
+                own = S.od
             else:
-                own = self.ot
+                own = S.ot
             if tr != NULL:
                 for q in range(nb):
                     raw[q] = tr[(sp[q] - 1) * stride + own[q]]
@@ -318,25 +340,25 @@ cdef class Kernel:
                 v = clip(((val[q] >> sh) << sh) << e, {ACC_MIN}, {ACC_MAX})
                 acc[q] = clip(acc[q] + v, {ACC_MIN}, {ACC_MAX})
 
-    cdef void flush(self, int64_t nb) noexcept nogil:
+    cdef void flush(self, Scratch *S, int64_t nb) noexcept nogil:
         # evaluates the rule for the nb buffered synapses and writes the results
         cdef int64_t *prm = self.prm
-        cdef int64_t *bs = self.bs
-        cdef int64_t *bi = self.bi
-        cdef int64_t *bj = self.bj
-        cdef int64_t *bid = self.bid
-        cdef int64_t *bb = self.bb
-        cdef int64_t *ow = self.ow
-        cdef int64_t *od = self.od
-        cdef int64_t *ot = self.ot
-        cdef int64_t *nw = self.nw
-        cdef int64_t *acc = self.acc
+        cdef int64_t *bs = S.bs
+        cdef int64_t *bi = S.bi
+        cdef int64_t *bj = S.bj
+        cdef int64_t *bid = S.bid
+        cdef int64_t *bb = S.bb
+        cdef int64_t *ow = S.ow
+        cdef int64_t *od = S.od
+        cdef int64_t *ot = S.ot
+        cdef int64_t *nw = S.nw
+        cdef int64_t *acc = S.acc
         cdef int64_t *tx = self.tx
         cdef int64_t *ty = self.ty
-        cdef int64_t *bx0 = self.bx0
-        cdef int64_t *by0 = self.by0
-        cdef int64_t *bpx = self.bpx
-        cdef int64_t *bpy = self.bpy
+        cdef int64_t *bx0 = S.bx0
+        cdef int64_t *by0 = S.by0
+        cdef int64_t *bpx = S.bpx
+        cdef int64_t *bpy = S.bpy
         cdef int16_t *w = self.w
         cdef int16_t *d = self.d
         cdef int16_t *tag = self.tag
@@ -349,8 +371,7 @@ cdef class Kernel:
         cdef uint64_t b
         if nb == 0:
             return
-        memcpy(self.cand + self.ncand, bs, nb * sizeof(int64_t))
-        self.ncand += nb
+        memcpy(self.cand + atomic_fetch_add(&self.ncand, nb, 0), bs, nb * sizeof(int64_t))
         if self.sid_ident:
             bid = bs
         else:
@@ -381,12 +402,12 @@ cdef class Kernel:
             if prm[10 + var] == 0:
                 continue
             old = ow if var == 0 else (od if var == 1 else ot)
-            new = nw if var == 0 else (self.nd if var == 1 else self.nt)
+            new = nw if var == 0 else (S.nd if var == 1 else S.nt)
             for q in range(nb):
                 acc[q] = old[q] << {ACC_FRAC_BITS}
             for k in range(self.nprod):
                 if self.prods[k * ROW] == var and (self.prods[k * ROW + 1] != 2 or u_on):
-                    self.product(self.prods + k * ROW, nb)
+                    self.product(S, self.prods + k * ROW, nb)
             if var == 0:
                 if sign == 1:
                     for q in range(nb):
@@ -417,10 +438,10 @@ cdef class Kernel:
                     new[q] = clip(new[q], {TAG_MIN}, {TAG_MAX})
         if prm[11]:
             for q in range(nb):
-                d[bs[q]] = <int16_t>self.nd[q]
+                d[bs[q]] = <int16_t>S.nd[q]
         if prm[12]:
             for q in range(nb):
-                tag[bs[q]] = <int16_t>self.nt[q]
+                tag[bs[q]] = <int16_t>S.nt[q]
         if prm[10] == 0:
             return
         e = prm[9]
@@ -433,6 +454,66 @@ cdef class Kernel:
                 if b2wm != NULL:
                     b2wm[bb[q]] = <int32_t>nw[q]
 
+    cdef void item(self, Scratch *S, int64_t it) noexcept nogil:
+        # one work item of an epoch: a spiking row (it < n_rows) or column, or, when the u products
+        # are due, a block of `chunk` synapses. Its candidates go to the thread's chunk buffers
+        # (bs, bi, bj; q of them) branch-free: each is written, and q advances when it needs the
+        # update (the act_* flags)
+        cdef int64_t i, j, k, s, q = 0, lo, hi, r, m, chunk = self.chunk, nx = self.nx, ny = self.ny
+        cdef int64_t rows_sorted = self.rows_sorted
+        cdef int64_t *bs = S.bs
+        cdef int64_t *bi = S.bi
+        cdef int64_t *bj = S.bj
+        cdef int64_t *tx = self.tx
+        cdef int64_t *ty = self.ty
+        cdef int64_t *pre_start = self.pre_start
+        cdef int32_t *post = self.post
+        cdef uint8_t *ax
+        cdef uint8_t *ay
+        if self.u_on:
+            lo = it * chunk
+            hi = lo + chunk if lo + chunk < self.nsyn else self.nsyn
+            r, m = 0, nx  # the row of synapse lo (rows sorted): pre_start[r] <= lo < pre_start[r + 1]
+            while r < m:
+                k = (r + m) // 2
+                if pre_start[k + 1] <= lo:
+                    r = k + 1
+                else:
+                    m = k
+            for s in range(lo, hi):
+                if rows_sorted:
+                    while pre_start[r + 1] <= s:
+                        r += 1
+                    i = r
+                else:
+                    i = self.pre[s]
+                bs[q], bi[q], bj[q] = s, i, post[s]
+                q += 1
+        elif it < self.n_rows:
+            i = self.items[it]
+            ay = self.act_y + (tx[i] - 1) * ny
+            ax = self.act_x + i
+            for k in range(pre_start[i], pre_start[i + 1]):
+                s = k if rows_sorted else self.pre_order[k]
+                j = post[s]
+                bs[q], bi[q], bj[q] = s, i, j
+                q += ay[j] | ax[ty[j] * nx]
+                if q == chunk:
+                    self.flush(S, q)
+                    q = 0
+        else:
+            # a column, minus the synapses the rows handle
+            j = self.items[it]
+            ax = self.act_x + ty[j] * nx
+            for k in range(self.post_start[j], self.post_start[j + 1]):
+                i = self.post_pre[k]
+                bs[q], bi[q], bj[q] = self.post_syn[k], i, j
+                q += (tx[i] == 0) & ax[i]
+                if q == chunk:
+                    self.flush(S, q)
+                    q = 0
+        self.flush(S, q)
+
     cdef int64_t run(self, int64_t *pf, int64_t npf, int64_t *qf, int64_t nqf, int64_t *ymode,
                      int64_t *didx, int64_t *dstart, int64_t t) noexcept nogil:
         # prm: t_epoch, u_exp (-1 none), seed, projection, stochastic, sign mode (0 mixed, 1 exc, 2 inh),
@@ -441,27 +522,14 @@ cdef class Kernel:
         cdef int64_t *prm = self.prm
         cdef int64_t t_epoch = prm[0], uk = prm[1], proj = prm[3], nx = self.nx, ny = self.ny
         cdef uint64_t seed = <uint64_t>prm[2]
-        cdef int64_t pos = (t - 1) % t_epoch + 1, i, j, s, k, f, ep, p, row = 0, q = 0
-        cdef int64_t chunk = self.chunk, row_mask = self.row_mask, col_mask = self.col_mask
-        cdef int64_t rows_sorted = self.rows_sorted
+        cdef int64_t pos = (t - 1) % t_epoch + 1, i, j, f, ep, p, n = 0, it
+        cdef int64_t row_mask = self.row_mask, col_mask = self.col_mask
         cdef int64_t *tx = self.tx
         cdef int64_t *ty = self.ty
         cdef int64_t *hx = self.hx
         cdef int64_t *hy = self.hy
-        cdef int64_t *bs = self.bs
-        cdef int64_t *bi = self.bi
-        cdef int64_t *bj = self.bj
-        cdef int64_t *pre_start = self.pre_start
-        cdef int64_t *post_start = self.post_start
-        cdef int32_t *pre = self.pre
-        cdef int32_t *post = self.post
-        cdef int32_t *pre_order = self.pre_order
-        cdef int32_t *post_syn = self.post_syn
-        cdef int32_t *post_pre = self.post_pre
         cdef uint8_t *act_x = self.act_x
         cdef uint8_t *act_y = self.act_y
-        cdef uint8_t *ax
-        cdef uint8_t *ay
         cdef bint ok
         self.traces(self.x, 2, nx, self.tpx, 0, pf, npf, NULL, didx, dstart, t)
         self.traces(self.y, 3, ny, self.tpy, 2, qf, nqf, ymode, didx, dstart, t)
@@ -480,22 +548,9 @@ cdef class Kernel:
         self.bw = base(seed, 21, proj, ep)
         self.bd = base(seed, 22, proj, ep)
         self.bt = base(seed, 23, proj, ep)
-        # candidates go to the chunk buffers (bs, bi, bj; q of them), branch-free: each is written
-        # and q advances when it needs the update
         self.ncand = 0
         if self.u_on:
-            for s in range(self.nsyn):
-                if rows_sorted:
-                    while pre_start[row + 1] <= s:
-                        row += 1
-                    i = row
-                else:
-                    i = pre[s]
-                bs[q], bi[q], bj[q] = s, i, post[s]
-                q += 1
-                if q == chunk:
-                    self.flush(q)
-                    q = 0
+            n = (self.nsyn + self.chunk - 1) // self.chunk
         else:
             # act_y[p * ny + j]: do the x0 products of a pre spike at step p + 1 of the epoch need
             # post j (are the post traces they read non-zero then: a product with a plain trace of
@@ -518,34 +573,25 @@ cdef class Kernel:
                     act_x[(p + 1) * nx + i] = ok
             for i in range(nx):
                 act_x[i] = 0
-            # rows of the sources that spiked (memory in order), with any post products they need
+            # the work: rows of the sources that spiked (memory in order), then columns of the
+            # targets that spiked (when y0 products exist)
             for i in range(nx):
-                if tx[i] == 0:
-                    continue
-                ay = act_y + (tx[i] - 1) * ny
-                ax = act_x + i
-                for k in range(pre_start[i], pre_start[i + 1]):
-                    s = k if rows_sorted else pre_order[k]
-                    j = post[s]
-                    bs[q], bi[q], bj[q] = s, i, j
-                    q += ay[j] | ax[ty[j] * nx]
-                    if q == chunk:
-                        self.flush(q)
-                        q = 0
-            # columns of the targets that spiked, minus the synapses the row pass handled
+                if tx[i] != 0:
+                    self.items[n] = i
+                    n += 1
+            self.n_rows = n
             if col_mask != 0:
                 for j in range(ny):
-                    if ty[j] == 0:
-                        continue
-                    ax = act_x + ty[j] * nx
-                    for k in range(post_start[j], post_start[j + 1]):
-                        i = post_pre[k]
-                        bs[q], bi[q], bj[q] = post_syn[k], i, j
-                        q += (tx[i] == 0) & ax[i]
-                        if q == chunk:
-                            self.flush(q)
-                            q = 0
-        self.flush(q)
+                    if ty[j] != 0:
+                        self.items[n] = j
+                        n += 1
+        # every synapse is in at most one item: the items are independent
+        if self.nthreads > 1 and n > 1:
+            for it in prange(n, schedule="dynamic", num_threads=self.nthreads):
+                self.item(&self.scratch[threadid()], it)
+        else:
+            for it in range(n):
+                self.item(&self.scratch[0], it)
         for i in range(nx):
             tx[i] = 0
         for j in range(ny):
@@ -555,10 +601,14 @@ cdef class Kernel:
 
 
 def compiled():
-    """The compiled kernel module (compiled once per process, cached on disk by Brian2)."""
+    """The compiled kernel module (compiled once per process, cached on disk by Brian2).
+
+    With OpenMP where the compiler has it: an epoch's rows and columns are then
+    updated by several threads (see ``threads`` of the learner).
+    """
     from neurochip.native import compile_cython
 
-    return compile_cython(SOURCE, "neurochip_learning")
+    return compile_cython(SOURCE, "neurochip_learning", openmp=True)
 
 
 def product_table(rule) -> np.ndarray:

@@ -80,6 +80,7 @@ def make_pair(rule, rng, n_pre, n_post, n_syn, sign_mode, nbits, drivers=None, k
         drivers=drivers,
         kernel=kernel,
         chunk=7,  # several chunks per epoch: the compiled path's chunk boundaries are exercised
+        threads=2,  # ... and its rows and columns shared by two threads
     )
     ref = ReferenceLearner(rule, n_pre, n_post, pre, post, w, d, sign_mode, nbits, drivers or ())
     return eng, ref
@@ -418,7 +419,7 @@ def test_compiled_and_numpy_engines_agree_with_stochastic_rounding(seed):
         d=rng.integers(0, 63, 80)[order],
     )
     a = ProjectionLearner(rule, kernel=None, **common)
-    b = ProjectionLearner(rule, kernel=kernel, chunk=5, **common)
+    b = ProjectionLearner(rule, kernel=kernel, chunk=5, threads=3, **common)
     for t in range(1, 121):
         pf = np.flatnonzero(rng.random(9) < 0.2)
         qf = np.flatnonzero(rng.random(7) < 0.2)
