@@ -203,6 +203,7 @@ class ProjectionLearner:
         post_syn, post_start = self.by_post
         products = [p for sop in rule.sums.values() for p in sop.products]
         rows_sorted = np.array_equal(self.by_pre[0], np.arange(self.w.size))  # synapses in pre order
+        sid_ident = np.array_equal(self.sid, np.arange(self.w.size))
         self.kobj = self.kernel.Kernel(
             self.x,
             self.y,
@@ -222,6 +223,7 @@ class ProjectionLearner:
             post_syn,
             self.pre[post_syn],
             post_start,
+            np.zeros(0, np.int32) if sid_ident else self.sid[post_syn],  # keys in column order
             self.prods,
             self.widths,
             self.prm,
@@ -231,7 +233,7 @@ class ProjectionLearner:
             _sparse_mask([p for p in products if p.dependency == "x0"], POST_TRACES),
             _sparse_mask([p for p in products if p.dependency == "y0"], PRE_TRACES),
             int(rows_sorted),
-            int(np.array_equal(self.sid, np.arange(self.w.size))),
+            int(sid_ident),
             self.chunk,
             self.threads,
         )
@@ -257,7 +259,8 @@ class ProjectionLearner:
         index = np.ascontiguousarray(index, np.int32)
         # a projection usually occupies a contiguous run of Brian2's synapses (then no index lookups)
         off = int(index[0]) if index.size and np.array_equal(index, index[0] + np.arange(index.size)) else -1
-        self.kobj.attach(w_eff, mantissa, index, off)
+        post_b2 = np.zeros(0, np.int32) if off >= 0 else np.ascontiguousarray(index[self.by_post[0]])
+        self.kobj.attach(w_eff, mantissa, index, post_b2, off)
 
     def step_spaces(self, t: int, cx_space, inp_space, ghost_space, pre_map, post_map) -> int:
         """:meth:`step` on the compiled path, the spikes read from Brian2's spike spaces.

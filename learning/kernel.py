@@ -120,6 +120,8 @@ cdef class Kernel:
     cdef int32_t *pre_order
     cdef int32_t *post_syn
     cdef int32_t *post_pre
+    cdef int32_t *post_sid
+    cdef int32_t *post_b2
     cdef int16_t *w
     cdef int16_t *d
     cdef int16_t *tag
@@ -142,14 +144,14 @@ cdef class Kernel:
     cdef Scratch scratch[MAX_THREADS]
 
     def __init__(self, x, y, hx, hy, tx, ty, tpx, tpy, pre, post, sid, w, d, tag, pre_order, pre_start,
-                 post_syn, post_pre, post_start, prods, widths, prm, cand, act_x, act_y,
+                 post_syn, post_pre, post_start, post_sid, prods, widths, prm, cand, act_x, act_y,
                  int64_t row_mask, int64_t col_mask, int64_t rows_sorted, int64_t sid_ident, int64_t chunk,
                  int64_t threads):
         cdef int64_t *b
         cdef int64_t k
         cdef Scratch *S
         self.keep = [x, y, hx, hy, tx, ty, tpx, tpy, pre, post, sid, w, d, tag, pre_order, pre_start,
-                     post_syn, post_pre, post_start, prods, widths, prm, cand, act_x, act_y]
+                     post_syn, post_pre, post_start, post_sid, prods, widths, prm, cand, act_x, act_y]
         self.x = <int64_t*>ptr(x)
         self.y = <int64_t*>ptr(y)
         self.hx = <int64_t*>ptr(hx)
@@ -169,6 +171,7 @@ cdef class Kernel:
         self.post_syn = <int32_t*>ptr(post_syn)
         self.post_pre = <int32_t*>ptr(post_pre)
         self.post_start = <int64_t*>ptr(post_start)
+        self.post_sid = <int32_t*>ptr(post_sid)
         self.prods = <int64_t*>ptr(prods)
         self.widths = <int64_t*>ptr(widths)
         self.prm = <int64_t*>ptr(prm)
@@ -177,7 +180,7 @@ cdef class Kernel:
         self.act_y = <uint8_t*>ptr(act_y)
         self.nx, self.ny, self.nsyn, self.nprod = tx.size, ty.size, w.size, prods.shape[0]
         self.row_mask, self.col_mask, self.rows_sorted = row_mask, col_mask, rows_sorted
-        self.b2_w = self.b2_wm = self.b2_index = NULL
+        self.b2_w = self.b2_wm = self.b2_index = self.post_b2 = NULL
         self.chunk = chunk
         self.sid_ident, self.b2_off = sid_ident, -1
         self.nthreads = max(1, min(threads, MAX_THREADS))
@@ -199,8 +202,9 @@ cdef class Kernel:
             S.bpy, S.bte, S.acc = b + 14 * chunk, b + 15 * chunk, b + 16 * chunk
             S.val, S.raw = b + 17 * chunk, b + 18 * chunk
 
-    def attach(self, b2_w, b2_wm, b2_index, int64_t b2_off):
-        self.keep += [b2_w, b2_wm, b2_index]
+    def attach(self, b2_w, b2_wm, b2_index, post_b2, int64_t b2_off):
+        self.keep += [b2_w, b2_wm, b2_index, post_b2]
+        self.post_b2 = <int32_t*>ptr(post_b2)
         self.b2_off = b2_off
         self.b2_w = <int32_t*>ptr(b2_w)
         self.b2_index = <int32_t*>ptr(b2_index)
@@ -372,17 +376,11 @@ cdef class Kernel:
         if nb == 0:
             return
         memcpy(self.cand + atomic_fetch_add(&self.ncand, nb, 0), bs, nb * sizeof(int64_t))
-        if self.sid_ident:
+        if self.sid_ident:  # else the items wrote bid (and bb), reading them in memory order
             bid = bs
-        else:
-            for q in range(nb):
-                bid[q] = self.sid[bs[q]]
         if self.b2_off >= 0:
             for q in range(nb):
                 bb[q] = self.b2_off + bs[q]
-        elif self.b2_index != NULL:
-            for q in range(nb):
-                bb[q] = self.b2_index[bs[q]]
         for q in range(nb):
             ow[q] = w[bs[q]]
         if prm[13]:
@@ -464,6 +462,9 @@ cdef class Kernel:
         cdef int64_t *bs = S.bs
         cdef int64_t *bi = S.bi
         cdef int64_t *bj = S.bj
+        cdef int64_t *bid = S.bid
+        cdef int64_t *bb = S.bb
+        cdef bint keys = not self.sid_ident, index = self.b2_off < 0 and self.b2_index != NULL
         cdef int64_t *tx = self.tx
         cdef int64_t *ty = self.ty
         cdef int64_t *pre_start = self.pre_start
@@ -488,6 +489,10 @@ cdef class Kernel:
                 else:
                     i = self.pre[s]
                 bs[q], bi[q], bj[q] = s, i, post[s]
+                if keys:
+                    bid[q] = self.sid[s]
+                if index:
+                    bb[q] = self.b2_index[s]
                 q += 1
         elif it < self.n_rows:
             i = self.items[it]
@@ -497,6 +502,10 @@ cdef class Kernel:
                 s = k if rows_sorted else self.pre_order[k]
                 j = post[s]
                 bs[q], bi[q], bj[q] = s, i, j
+                if keys:
+                    bid[q] = self.sid[s]
+                if index:
+                    bb[q] = self.b2_index[s]
                 q += ay[j] | ax[ty[j] * nx]
                 if q == chunk:
                     self.flush(S, q)
@@ -508,6 +517,10 @@ cdef class Kernel:
             for k in range(self.post_start[j], self.post_start[j + 1]):
                 i = self.post_pre[k]
                 bs[q], bi[q], bj[q] = self.post_syn[k], i, j
+                if keys:
+                    bid[q] = self.post_sid[k]
+                if index:
+                    bb[q] = self.post_b2[k]
                 q += (tx[i] == 0) & ax[i]
                 if q == chunk:
                     self.flush(S, q)
