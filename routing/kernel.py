@@ -340,19 +340,37 @@ cdef extern from *:
         const int64_t ranks = P.y_end;
         by_rank(S, S.start, S.sorted_start, 0, ranks);
         size_t at_start = 0, at_wait = 0, at_y = 0;
+        bool y_sorted = false;
         S.carry.clear();
-        for (int64_t r = 0; r < ranks; ++r) {
-            if (r == P.x_end) by_rank(S, S.turn_y, S.sorted_y, P.x_end, P.y_end);
+        // the next rank with work: r + 1 when items are carried on to it, else the lowest rank
+        // holding items (the turning items are sorted once the Y ranks begin)
+        auto next_busy = [&](int64_t r) -> int64_t {
+            if (!S.carry.empty()) return r + 1;
+            int64_t nxt = ranks;
+            if (at_start < S.sorted_start.size()) nxt = std::min<int64_t>(nxt, S.sorted_start[at_start].rank);
+            if (at_wait < C.wait.size()) nxt = std::min<int64_t>(nxt, C.wait[at_wait].rank);
+            if (y_sorted) {
+                if (at_y < S.sorted_y.size()) nxt = std::min<int64_t>(nxt, S.sorted_y[at_y].rank);
+            } else if (!S.turn_y.empty()) {
+                nxt = std::min<int64_t>(nxt, P.x_end);
+            }
+            return std::max<int64_t>(nxt, r + 1);
+        };
+        for (int64_t r = next_busy(-1); r < ranks; r = next_busy(r)) {
+            if (r >= P.x_end && !y_sorted) {
+                by_rank(S, S.turn_y, S.sorted_y, P.x_end, P.y_end);
+                y_sorted = true;
+            }
             Span a = take(S.sorted_start, at_start, r), w = take(C.wait, at_wait, r);
             Span t{nullptr, nullptr};
-            if (r >= P.x_end) t = take(S.sorted_y, at_y, r);
+            if (y_sorted) t = take(S.sorted_y, at_y, r);
             if (S.carry.empty() && a.p == a.e && w.p == w.e && t.p == t.e) continue;
             // this link's input in (time, id) order: the items carried on along its chain
             // merged with those starting here, turning here and waiting from earlier windows
             std::vector<Item>& in = S.input;
             in.clear();
-            in.insert(in.end(), S.carry.begin(), S.carry.end());
-            size_t runs = S.carry.empty() ? 0 : 1;
+            in.swap(S.carry);  // (S.carry is refilled below, for the next rank)
+            size_t runs = in.empty() ? 0 : 1;
             for (const Span* sp : {&w, &a, &t}) {
                 if (sp->p == sp->e) continue;
                 for (const RItem* q = sp->p; q != sp->e; ++q) in.push_back(q->it);
@@ -674,8 +692,6 @@ def simulate(src, dst, nsyn_a, inject_a, board, costs, out, int threads=1, bint 
         raise ValueError("router kernel: delays must be non-negative and a chip hop must take time")
     # no message crosses to another chip faster than this: chips run windows this long alone
     P.window = P.chop + P.cserv
-    import os as _os
-    if _os.environ.get("NC_BIGWIN"): P.window = 1 << 50
     P.per_message = per_message
     P.s_core = <const int64_t*>ptr(src)
     P.d_core = <const int64_t*>ptr(dst)
