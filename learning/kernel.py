@@ -34,7 +34,7 @@ cimport cython
 import numpy as np
 from cython.parallel cimport prange, threadid
 from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint64_t
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 
 cdef extern from *:
     # GCC/Clang builtin; memory order 0 is __ATOMIC_RELAXED
@@ -260,14 +260,17 @@ cdef class Kernel:
             if tp[k * 5] == 0:
                 continue
             row = arr + k * n
-            if tp[k * 5 + 2] != 0:
+            if tp[k * 5 + 2] != 0:  # (two loops without branches: the compiler vectorises them)
                 b = base(seed, 1 + first + k, proj, t)
-                for i in range(n):
-                    p = row[i] * tp[k * 5 + 1]
-                    r = {(1 << (TRACE_DECAY_BITS - 1)) - 1}
-                    if stochastic:
+                p = tp[k * 5 + 1]
+                if stochastic:
+                    for i in range(n):
                         r = bits_of(b, i, {TRACE_DECAY_BITS})
-                    row[i] = round_shift(p, {TRACE_DECAY_BITS}, r)
+                        row[i] = round_shift(row[i] * p, {TRACE_DECAY_BITS}, r)
+                else:
+                    r = {(1 << (TRACE_DECAY_BITS - 1)) - 1}
+                    for i in range(n):
+                        row[i] = round_shift(row[i] * p, {TRACE_DECAY_BITS}, r)
             m = mode[k] if mode != NULL else 0
             if (tp[k * 5 + 3] == 0 and tp[k * 5 + 4] == 0) or m == 2:
                 continue
@@ -535,7 +538,7 @@ cdef class Kernel:
         cdef int64_t *prm = self.prm
         cdef int64_t t_epoch = prm[0], uk = prm[1], proj = prm[3], nx = self.nx, ny = self.ny
         cdef uint64_t seed = <uint64_t>prm[2]
-        cdef int64_t pos = (t - 1) % t_epoch + 1, i, j, f, ep, p, n = 0, it
+        cdef int64_t pos = (t - 1) % t_epoch + 1, i, j, f, ep, p, n = 0, it, m0, m1, m2
         cdef int64_t row_mask = self.row_mask, col_mask = self.col_mask
         cdef int64_t *tx = self.tx
         cdef int64_t *ty = self.ty
@@ -550,10 +553,12 @@ cdef class Kernel:
             tx[pf[j]] = pos
         for j in range(nqf):
             ty[qf[j]] = pos
-        if nx:
-            memcpy(hx + (pos - 1) * 2 * nx, self.x, 2 * nx * sizeof(int64_t))
-        if ny:
-            memcpy(hy + (pos - 1) * 3 * ny, self.y, 3 * ny * sizeof(int64_t))
+        for f in range(2):  # the traces in use, kept for the epoch (the others stay zero)
+            if self.tpx[f * 5]:
+                memcpy(hx + ((pos - 1) * 2 + f) * nx, self.x + f * nx, nx * sizeof(int64_t))
+        for f in range(3):
+            if self.tpy[f * 5]:
+                memcpy(hy + ((pos - 1) * 3 + f) * ny, self.y + f * ny, ny * sizeof(int64_t))
         if pos != t_epoch:
             return -1
         ep = t // t_epoch
@@ -570,20 +575,21 @@ cdef class Kernel:
             # the other side vanishes while it is zero); act_x[(p + 1) * nx + i] likewise for the y0
             # products and pre i; row 0 of act_x (no post spike) is zero
             for p in range(t_epoch):
-                for j in range(ny):
-                    ok = row_mask < 0
-                    if row_mask > 0:
-                        for f in range(3):
-                            if (row_mask >> f) & 1 and hy[(p * 3 + f) * ny + j] != 0:
-                                ok = 1
-                    act_y[p * ny + j] = ok
-                for i in range(nx):
-                    ok = col_mask < 0
-                    if col_mask > 0:
-                        for f in range(2):
-                            if (col_mask >> f) & 1 and hx[(p * 2 + f) * nx + i] != 0:
-                                ok = 1
-                    act_x[(p + 1) * nx + i] = ok
+                if row_mask > 0:
+                    m0, m1, m2 = row_mask & 1, (row_mask >> 1) & 1, (row_mask >> 2) & 1
+                    for j in range(ny):
+                        act_y[p * ny + j] = ((m0 & (hy[(p * 3) * ny + j] != 0))
+                                             | (m1 & (hy[(p * 3 + 1) * ny + j] != 0))
+                                             | (m2 & (hy[(p * 3 + 2) * ny + j] != 0)))
+                else:
+                    memset(act_y + p * ny, row_mask < 0, ny)
+                if col_mask > 0:
+                    m0, m1 = col_mask & 1, (col_mask >> 1) & 1
+                    for i in range(nx):
+                        act_x[(p + 1) * nx + i] = ((m0 & (hx[(p * 2) * nx + i] != 0))
+                                                   | (m1 & (hx[(p * 2 + 1) * nx + i] != 0)))
+                else:
+                    memset(act_x + (p + 1) * nx, col_mask < 0, nx)
             for i in range(nx):
                 act_x[i] = 0
             # the work: rows of the sources that spiked (memory in order), then columns of the
