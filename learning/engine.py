@@ -237,6 +237,13 @@ class ProjectionLearner:
             self.chunk,
             self.threads,
         )
+        self._check_grid()
+
+    def _check_grid(self):
+        """Tell the compiled path whether every weight is on its grid (then it may skip the
+        weights a single product's rounded change leaves as they are)."""
+        n = weight_drop_bits(self.sign_mode, self.nbits)
+        self.kobj.on_grid(bool(np.array_equal((self.w >> n) << n, self.w)))
 
     STATE = ("w", "d", "tag", "x", "y", "hx", "hy", "tx", "ty")
 
@@ -252,6 +259,8 @@ class ProjectionLearner:
             if hasattr(self, k):
                 getattr(self, k)[...] = state[k]
         self.synapses_updated = state["synapses_updated"]
+        if self.kernel is not None:
+            self._check_grid()
 
     def attach(self, w_eff: np.ndarray, mantissa: np.ndarray | None, index: np.ndarray, weight_exp: int):
         """Let the compiled path write effective weights (and mantissas) into these arrays."""

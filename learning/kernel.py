@@ -64,6 +64,7 @@ cdef struct Scratch:
     int64_t *acc
     int64_t *val
     int64_t *raw
+    int64_t *nz
 
 cdef uint64_t M1 = 0xBF58476D1CE4E5B9
 cdef uint64_t M2 = 0x94D049BB133111EB
@@ -140,6 +141,9 @@ cdef class Kernel:
     cdef int64_t *qf
     # sid_ident: the synapse numbers are the positions; b2_off >= 0: Brian2's index is b2_off + position
     cdef int64_t sid_ident, b2_off
+    # one_pass: the rule changes only weights, no product reads w, d or t, and the weights are on
+    # their sign mode's grid (see triage); rule_one_pass: the rule's part of it
+    cdef int64_t one_pass, rule_one_pass
     cdef uint64_t bw, bd, bt
     cdef Scratch scratch[MAX_THREADS]
 
@@ -148,7 +152,7 @@ cdef class Kernel:
                  int64_t row_mask, int64_t col_mask, int64_t rows_sorted, int64_t sid_ident, int64_t chunk,
                  int64_t threads):
         cdef int64_t *b
-        cdef int64_t k
+        cdef int64_t k, f
         cdef Scratch *S
         self.keep = [x, y, hx, hy, tx, ty, tpx, tpy, pre, post, sid, w, d, tag, pre_order, pre_start,
                      post_syn, post_pre, post_start, post_sid, prods, widths, prm, cand, act_x, act_y]
@@ -184,7 +188,13 @@ cdef class Kernel:
         self.chunk = chunk
         self.sid_ident, self.b2_off = sid_ident, -1
         self.nthreads = max(1, min(threads, MAX_THREADS))
-        buf = np.zeros((self.nthreads, 19, chunk), np.int64)
+        self.rule_one_pass = prm[10] == 1 and prm[11] == 0 and prm[12] == 0 and prm[13] == 0 and prm[14] == 0
+        for k in range(self.nprod):
+            for f in range(prods[k, 5]):
+                if prods[k, 6 + 3 * f] >= 7:
+                    self.rule_one_pass = 0
+        self.one_pass = 0  # until on_grid() says the weights are
+        buf = np.zeros((self.nthreads, 20, chunk), np.int64)
         buf[:, 15] = prm[0]  # bte: the u products read the traces at the epoch's end
         fired = np.zeros(max(1, tx.size) + max(1, ty.size), np.int64)
         items = np.zeros(max(1, tx.size + ty.size, (w.size + chunk - 1) // chunk), np.int64)
@@ -193,14 +203,18 @@ cdef class Kernel:
         self.qf = self.pf + (<int64_t>max(1, tx.size))
         self.items = <int64_t*>ptr(items)
         for k in range(self.nthreads):
-            b = <int64_t*>ptr(buf) + k * 19 * chunk
+            b = <int64_t*>ptr(buf) + k * 20 * chunk
             S = &self.scratch[k]
             S.bs, S.bi, S.bj, S.bid = b, b + chunk, b + 2 * chunk, b + 3 * chunk
             S.bb, S.ow, S.od, S.ot = b + 4 * chunk, b + 5 * chunk, b + 6 * chunk, b + 7 * chunk
             S.nw, S.nd, S.nt = b + 8 * chunk, b + 9 * chunk, b + 10 * chunk
             S.bx0, S.by0, S.bpx = b + 11 * chunk, b + 12 * chunk, b + 13 * chunk
             S.bpy, S.bte, S.acc = b + 14 * chunk, b + 15 * chunk, b + 16 * chunk
-            S.val, S.raw = b + 17 * chunk, b + 18 * chunk
+            S.val, S.raw, S.nz = b + 17 * chunk, b + 18 * chunk, b + 19 * chunk
+
+    def on_grid(self, bint weights_on_grid):
+        # whether every weight is on its grid (updates keep them there)
+        self.one_pass = self.rule_one_pass and weights_on_grid
 
     def attach(self, b2_w, b2_wm, b2_index, post_b2, int64_t b2_off):
         self.keep += [b2_w, b2_wm, b2_index, post_b2]
@@ -287,9 +301,10 @@ cdef class Kernel:
                 p = row[i] + tp[k * 5 + 3] + (1 if tp[k * 5 + 4] > r else 0)
                 row[i] = p if p < {TRACE_MAX} else {TRACE_MAX}
 
-    cdef void product(self, Scratch *S, int64_t *pr, int64_t nb) noexcept nogil:
+    cdef void product(self, Scratch *S, int64_t *pr, int64_t nb, bint exact) noexcept nogil:
         # adds one product to acc[:nb] for the buffered synapses; a product whose dependency did
-        # not fire adds 0 (the accumulator is in range, so that is the same as skipping it)
+        # not fire adds 0 (the accumulator is in range, so that is the same as skipping it).
+        # Not exact: acc sums the products without saturating, and nz counts the non-zero ones
         cdef int64_t *val = S.val
         cdef int64_t *raw = S.raw
         cdef int64_t *acc = S.acc
@@ -338,7 +353,14 @@ cdef class Kernel:
                 hi = -lo - 1
                 for q in range(nb):
                     val[q] = val[q] * clip(own[q] + c, lo, hi)
-        if dep != NULL:
+        if not exact:
+            for q in range(nb):
+                v = clip(((val[q] >> sh) << sh) << e, {ACC_MIN}, {ACC_MAX})
+                if dep != NULL:
+                    v = v * dep[q]
+                acc[q] += v
+                S.nz[q] += v != 0
+        elif dep != NULL:
             for q in range(nb):
                 v = clip(((val[q] >> sh) << sh) << e, {ACC_MIN}, {ACC_MAX})
                 acc[q] = clip(acc[q] + v * dep[q], {ACC_MIN}, {ACC_MAX})
@@ -348,6 +370,94 @@ cdef class Kernel:
                 acc[q] = clip(acc[q] + v, {ACC_MIN}, {ACC_MAX})
 
     cdef void flush(self, Scratch *S, int64_t nb) noexcept nogil:
+        # updates the nb buffered synapses: their keys and Brian2 indices, then (rules whose
+        # products read no synaptic variable) the synapses with at most one non-zero product, then
+        # the others
+        cdef int64_t q
+        if nb == 0:
+            return
+        memcpy(self.cand + atomic_fetch_add(&self.ncand, nb, 0), S.bs, nb * sizeof(int64_t))
+        if self.sid_ident:
+            memcpy(S.bid, S.bs, nb * sizeof(int64_t))
+        if self.b2_off >= 0:
+            for q in range(nb):
+                S.bb[q] = self.b2_off + S.bs[q]
+        if self.one_pass:
+            nb = self.triage(S, nb)
+        self.evaluate(S, nb)
+
+    cdef inline void prepare(self, Scratch *S, int64_t nb) noexcept nogil:
+        # per synapse: did its pre (post) neuron spike this epoch, and at which step (else 1)
+        cdef int64_t q, a
+        for q in range(nb):
+            a = self.tx[S.bi[q]]
+            S.bx0[q] = a > 0
+            S.bpx[q] = a if a > 0 else 1
+            a = self.ty[S.bj[q]]
+            S.by0[q] = a > 0
+            S.bpy[q] = a if a > 0 else 1
+
+    cdef inline void store(self, int64_t s, int64_t bidx, int64_t nw) noexcept nogil:
+        # a changed weight: the learner's mantissa, and Brian2's effective weight (and mantissa)
+        cdef int64_t e = self.prm[9]
+        self.w[s] = <int16_t>nw
+        if self.b2_w != NULL:
+            self.b2_w[bidx] = <int32_t>((nw << (e + 6)) if e >= 0 else ((nw >> (-e)) << 6))
+            if self.b2_wm != NULL:
+                self.b2_wm[bidx] = <int32_t>nw
+
+    cdef int64_t triage(self, Scratch *S, int64_t nb) noexcept nogil:
+        # Synapses with no non-zero product keep their weight. With one, the accumulator
+        # saturating (once) and the final clip give the same result as adding the rounded product
+        # to the weight and clipping, so a product that rounds to 0 leaves the weight as it is: the
+        # weight is read (a cache miss for a column's synapses) only when it may change. The
+        # others move to the front of the buffers for the exact evaluation; returns their number.
+        cdef int64_t *prm = self.prm
+        cdef int64_t *acc = S.acc
+        cdef int64_t *nz = S.nz
+        cdef int64_t q, k, m = 0, r, s, o, a, nw, stochastic = prm[4], sign = prm[5], drop = prm[6]
+        cdef int64_t glo = prm[7], ghi = prm[8], ks = {ACC_FRAC_BITS} + prm[6]
+        cdef int64_t half = (<int64_t>1 << (ks - 1)) - 1
+        self.prepare(S, nb)
+        for q in range(nb):
+            acc[q] = 0
+            nz[q] = 0
+        for k in range(self.nprod):
+            if self.prods[k * ROW + 1] != 2 or self.u_on:
+                self.product(S, self.prods + k * ROW, nb, 0)
+        # the random bits (the same the exact path would draw), then which weights may change
+        cdef int64_t *rr = S.val
+        cdef int64_t *one = S.raw
+        cdef int64_t *ow = S.ow
+        cdef int64_t n1 = 0
+        if stochastic:
+            for q in range(nb):
+                rr[q] = bits_of(self.bw, S.bid[q], ks)
+        else:
+            for q in range(nb):
+                rr[q] = half
+        for q in range(nb):
+            one[n1] = q
+            n1 += (nz[q] == 1) & (round_shift(acc[q], ks, rr[q]) != 0)
+        for k in range(n1):  # their weights, loaded together
+            ow[k] = self.w[S.bs[one[k]]]
+        for k in range(n1):
+            q = one[k]
+            a = clip((ow[k] << {ACC_FRAC_BITS}) + acc[q], {ACC_MIN}, {ACC_MAX})
+            if sign == 1 and a < 0:
+                a = 0
+            elif sign == 2 and a > 0:
+                a = 0
+            nw = clip(round_shift(a, ks, rr[q]) << drop, glo, ghi)
+            if nw != ow[k]:
+                self.store(S.bs[q], S.bb[q], nw)
+        for q in range(nb):  # two or more products: to the front, for the exact evaluation
+            if nz[q] >= 2:
+                S.bs[m], S.bi[m], S.bj[m], S.bid[m], S.bb[m] = S.bs[q], S.bi[q], S.bj[q], S.bid[q], S.bb[q]
+                m += 1
+        return m
+
+    cdef void evaluate(self, Scratch *S, int64_t nb) noexcept nogil:
         # evaluates the rule for the nb buffered synapses and writes the results
         cdef int64_t *prm = self.prm
         cdef int64_t *bs = S.bs
@@ -378,12 +488,6 @@ cdef class Kernel:
         cdef uint64_t b
         if nb == 0:
             return
-        memcpy(self.cand + atomic_fetch_add(&self.ncand, nb, 0), bs, nb * sizeof(int64_t))
-        if self.sid_ident:  # else the items wrote bid (and bb), reading them in memory order
-            bid = bs
-        if self.b2_off >= 0:
-            for q in range(nb):
-                bb[q] = self.b2_off + bs[q]
         for q in range(nb):
             ow[q] = w[bs[q]]
         if prm[13]:
@@ -392,13 +496,7 @@ cdef class Kernel:
         if prm[14]:
             for q in range(nb):
                 ot[q] = tag[bs[q]]
-        for q in range(nb):
-            a = tx[bi[q]]
-            bx0[q] = a > 0
-            bpx[q] = a if a > 0 else 1
-            a = ty[bj[q]]
-            by0[q] = a > 0
-            bpy[q] = a if a > 0 else 1
+        self.prepare(S, nb)
         for var in range(3):
             if prm[10 + var] == 0:
                 continue
@@ -408,7 +506,7 @@ cdef class Kernel:
                 acc[q] = old[q] << {ACC_FRAC_BITS}
             for k in range(self.nprod):
                 if self.prods[k * ROW] == var and (self.prods[k * ROW + 1] != 2 or u_on):
-                    self.product(S, self.prods + k * ROW, nb)
+                    self.product(S, self.prods + k * ROW, nb, 1)
             if var == 0:
                 if sign == 1:
                     for q in range(nb):
@@ -445,15 +543,9 @@ cdef class Kernel:
                 tag[bs[q]] = <int16_t>S.nt[q]
         if prm[10] == 0:
             return
-        e = prm[9]
         for q in range(nb):
-            if nw[q] == ow[q]:
-                continue  # often: the change rounded away; skip the (scattered) writes
-            w[bs[q]] = <int16_t>nw[q]
-            if b2w != NULL:
-                b2w[bb[q]] = <int32_t>((nw[q] << (e + 6)) if e >= 0 else ((nw[q] >> (-e)) << 6))
-                if b2wm != NULL:
-                    b2wm[bb[q]] = <int32_t>nw[q]
+            if nw[q] != ow[q]:  # often not: the change rounded away; then no (scattered) writes
+                self.store(bs[q], bb[q], nw[q])
 
     cdef void item(self, Scratch *S, int64_t it) noexcept nogil:
         # one work item of an epoch: a spiking row (it < n_rows) or column, or, when the u products
