@@ -121,6 +121,15 @@ class LearningHook:
         self.wm_arrays = [s.variables["wm"].get_value() for s in b.syn] if self.keep_mantissas else None
         for entry in self.learners:
             learner, slots = entry["learner"], entry["slots"]
+            if entry["direct"]:
+                learner.bind_spaces(
+                    self.timestep,
+                    self.cx_space,
+                    self.inp_space,
+                    self.ghost_space,
+                    entry["pre_spaces"],
+                    entry["post_spaces"],
+                )
             kinds = np.unique(b.slot_kind[slots])
             # the compiled path writes Brian2's weights itself when the synapses share one Synapses
             # object (always in one process; over MPI ranks a projection's synapses from local and
@@ -164,10 +173,10 @@ class LearningHook:
         fired = cx_fired = None
         for entry in self.learners:
             learner = entry["learner"]
-            if entry["direct"]:
-                spaces = (self.cx_space, self.inp_space, self.ghost_space)
-                n = learner.step_spaces(t, *spaces, entry["pre_spaces"], entry["post_spaces"])
+            if entry["direct"]:  # the kernel reads the step and its spikes itself
+                n = learner.step_bound()
                 if n > 0:
+                    learner.synapses_updated += n
                     self.updates_at[t] = self.updates_at.get(t, 0) + n
                     if entry["learns_delay"] or entry["writes_weights"]:
                         self._write(entry, learner, learner.cand[:n].copy())

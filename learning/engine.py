@@ -271,19 +271,17 @@ class ProjectionLearner:
         post_b2 = np.zeros(0, np.int32) if off >= 0 else np.ascontiguousarray(index[self.by_post[0]])
         self.kobj.attach(w_eff, mantissa, index, post_b2, off)
 
-    def step_spaces(self, t: int, cx_space, inp_space, ghost_space, pre_map, post_map) -> int:
-        """:meth:`step` on the compiled path, the spikes read from Brian2's spike spaces.
+    def bind_spaces(self, timestep, cx_space, inp_space, ghost_space, pre_map, post_map):
+        """Where the compiled path's :meth:`step_bound` reads the step and its spikes.
 
-        ``pre_map`` gives each source's index in this projection (or -1),
-        numbering the sources as the spike spaces' compartments, then inputs,
-        then ghosts; ``post_map`` likewise for the compartments. No modulators.
-        Returns the number of synapses updated, or -1 when no epoch ended;
-        ``cand[:n]`` lists them.
+        ``timestep``: Brian2's clock array (steps from 0); the spike spaces of
+        the compartments, inputs and ghosts (None: no such group); ``pre_map``
+        gives each source's index in this projection (or -1), numbering the
+        sources as the spike spaces' compartments, then inputs, then ghosts;
+        ``post_map`` likewise for the compartments. No modulators.
         """
-        n = self.kobj.step_spaces(cx_space, inp_space, ghost_space, pre_map, post_map, t)
-        if n > 0:
-            self.synapses_updated += n
-        return n
+        self.kobj.bind(timestep, cx_space, inp_space, ghost_space, pre_map, post_map)
+        self.step_bound = self.kobj.step_bound  # -> synapses updated (cand[:n]), or -1
 
     def _kernel_step(self, t, pre_fired, post_fired, drivers_fired):
         ymode = np.zeros(len(POST_TRACES), I64)

@@ -139,6 +139,11 @@ cdef class Kernel:
     cdef int64_t *items
     cdef int64_t *pf
     cdef int64_t *qf
+    cdef int64_t *clock
+    cdef int64_t *pmap
+    cdef int64_t *qmap
+    cdef int32_t *space[3]
+    cdef int64_t space_n[3]
     # sid_ident: the synapse numbers are the positions; b2_off >= 0: Brian2's index is b2_off + position
     cdef int64_t sid_ident, b2_off
     # one_pass: the rule changes only weights, no product reads w, d or t, and the weights are on
@@ -224,31 +229,41 @@ cdef class Kernel:
         self.b2_index = <int32_t*>ptr(b2_index)
         self.b2_wm = <int32_t*>ptr(b2_wm) if b2_wm is not None else NULL
 
-    def step_spaces(self, cx_space, inp_space, ghost_space, pre_map, post_map, int64_t t):
-        # the step's spikes straight from Brian2's spike spaces (the fired indices, their count
-        # last); pre_map numbers the sources as the compartments, then the inputs, then the
-        # ghosts (None: no such group), post_map the compartments; no modulators
-        cdef int64_t *pm = <int64_t*>ptr(pre_map)
-        cdef int64_t *qm = <int64_t*>ptr(post_map)
-        cdef int64_t *pf = self.pf
-        cdef int64_t *qf = self.qf
+    def bind(self, timestep, cx_space, inp_space, ghost_space, pre_map, post_map):
+        # where step_bound reads the step (Brian2's clock, steps from 0) and the step's spikes:
+        # Brian2's spike spaces (the fired indices, their count last; None: no such group);
+        # pre_map numbers the sources as the compartments, then the inputs, then the ghosts,
+        # post_map the compartments
+        cdef int64_t g
+        self.keep += [timestep, cx_space, inp_space, ghost_space, pre_map, post_map]
+        self.clock = <int64_t*>ptr(timestep)
+        self.pmap = <int64_t*>ptr(pre_map)
+        self.qmap = <int64_t*>ptr(post_map)
+        for g, space in enumerate((cx_space, inp_space, ghost_space)):
+            self.space[g] = <int32_t*>ptr(space) if space is not None else NULL
+            self.space_n[g] = space.shape[0] - 1 if space is not None else 0
+
+    def step_bound(self):
+        # one step from the bound spike spaces (no modulators): synapses updated, or -1
         cdef int64_t npf = 0, nqf = 0, k, c, r, g, off = 0
         cdef int32_t *sp
-        for g, space in enumerate((cx_space, inp_space, ghost_space)):
-            if space is None:
-                continue
-            sp = <int32_t*>ptr(space)
-            for k in range(sp[space.shape[0] - 1]):
-                c = pm[off + sp[k]]
-                if c >= 0:
-                    pf[npf] = c
-                    npf += 1
-                if g == 0 and qm[sp[k]] >= 0:
-                    qf[nqf] = qm[sp[k]]
-                    nqf += 1
-            off += space.shape[0] - 1
+        cdef int64_t *pf = self.pf
+        cdef int64_t *qf = self.qf
         with nogil:
-            r = self.run(pf, npf, qf, nqf, NULL, NULL, NULL, t)
+            for g in range(3):
+                sp = self.space[g]
+                if sp == NULL:
+                    continue
+                for k in range(sp[self.space_n[g]]):
+                    c = self.pmap[off + sp[k]]
+                    if c >= 0:
+                        pf[npf] = c
+                        npf += 1
+                    if g == 0 and self.qmap[sp[k]] >= 0:
+                        qf[nqf] = self.qmap[sp[k]]
+                        nqf += 1
+                off += self.space_n[g]
+            r = self.run(pf, npf, qf, nqf, NULL, NULL, NULL, self.clock[0] + 1)
         return r
 
     def step(self, pre_fired, post_fired, ymode, didx, dstart, int64_t t):
