@@ -121,6 +121,11 @@ class LearningHook:
         self.wm_arrays = [s.variables["wm"].get_value() for s in b.syn] if self.keep_mantissas else None
         for entry in self.learners:
             learner, slots = entry["learner"], entry["slots"]
+            kinds = np.unique(b.slot_kind[slots])
+            # the compiled path writes Brian2's weights itself when the synapses share one Synapses
+            # object (always in one process; over MPI ranks a projection's synapses from local and
+            # from other ranks' compartments are in two); otherwise this hook writes them
+            entry["writes_weights"] = learner.kernel is None or kinds.size > 1
             if entry["direct"]:
                 learner.bind_spaces(
                     self.timestep,
@@ -129,12 +134,8 @@ class LearningHook:
                     self.ghost_space,
                     entry["pre_spaces"],
                     entry["post_spaces"],
+                    list_updates=entry["learns_delay"] or entry["writes_weights"],  # (see __call__)
                 )
-            kinds = np.unique(b.slot_kind[slots])
-            # the compiled path writes Brian2's weights itself when the synapses share one Synapses
-            # object (always in one process; over MPI ranks a projection's synapses from local and
-            # from other ranks' compartments are in two); otherwise this hook writes them
-            entry["writes_weights"] = learner.kernel is None or kinds.size > 1
             if entry["writes_weights"] or not slots.size:
                 continue
             k = int(kinds[0])

@@ -271,16 +271,18 @@ class ProjectionLearner:
         post_b2 = np.zeros(0, np.int32) if off >= 0 else np.ascontiguousarray(index[self.by_post[0]])
         self.kobj.attach(w_eff, mantissa, index, post_b2, off)
 
-    def bind_spaces(self, timestep, cx_space, inp_space, ghost_space, pre_map, post_map):
+    def bind_spaces(self, timestep, cx_space, inp_space, ghost_space, pre_map, post_map, list_updates=True):
         """Where the compiled path's :meth:`step_bound` reads the step and its spikes.
 
         ``timestep``: Brian2's clock array (steps from 0); the spike spaces of
         the compartments, inputs and ghosts (None: no such group); ``pre_map``
         gives each source's index in this projection (or -1), numbering the
         sources as the spike spaces' compartments, then inputs, then ghosts;
-        ``post_map`` likewise for the compartments. No modulators.
+        ``post_map`` likewise for the compartments. No modulators. Without
+        ``list_updates``, ``cand`` does not list the updated synapses (only
+        their number is returned).
         """
-        self.kobj.bind(timestep, cx_space, inp_space, ghost_space, pre_map, post_map)
+        self.kobj.bind(timestep, cx_space, inp_space, ghost_space, pre_map, post_map, list_updates)
         self.step_bound = self.kobj.step_bound  # -> synapses updated (cand[:n]), or -1
 
     def _kernel_step(self, t, pre_fired, post_fired, drivers_fired):

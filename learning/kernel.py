@@ -140,6 +140,7 @@ cdef class Kernel:
     cdef int64_t *pf
     cdef int64_t *qf
     cdef int64_t *clock
+    cdef bint list_updates  # fill cand with the updated synapses (else only count them)
     cdef int64_t *pmap
     cdef int64_t *qmap
     cdef int32_t *space[3]
@@ -193,6 +194,7 @@ cdef class Kernel:
         self.chunk = chunk
         self.sid_ident, self.b2_off = sid_ident, -1
         self.nthreads = max(1, min(threads, MAX_THREADS))
+        self.list_updates = 1
         self.rule_one_pass = prm[10] == 1 and prm[11] == 0 and prm[12] == 0 and prm[13] == 0 and prm[14] == 0
         for k in range(self.nprod):
             for f in range(prods[k, 5]):
@@ -229,13 +231,14 @@ cdef class Kernel:
         self.b2_index = <int32_t*>ptr(b2_index)
         self.b2_wm = <int32_t*>ptr(b2_wm) if b2_wm is not None else NULL
 
-    def bind(self, timestep, cx_space, inp_space, ghost_space, pre_map, post_map):
+    def bind(self, timestep, cx_space, inp_space, ghost_space, pre_map, post_map, bint list_updates):
         # where step_bound reads the step (Brian2's clock, steps from 0) and the step's spikes:
         # Brian2's spike spaces (the fired indices, their count last; None: no such group);
         # pre_map numbers the sources as the compartments, then the inputs, then the ghosts,
         # post_map the compartments
         cdef int64_t g
         self.keep += [timestep, cx_space, inp_space, ghost_space, pre_map, post_map]
+        self.list_updates = list_updates
         self.clock = <int64_t*>ptr(timestep)
         self.pmap = <int64_t*>ptr(pre_map)
         self.qmap = <int64_t*>ptr(post_map)
@@ -391,7 +394,9 @@ cdef class Kernel:
         cdef int64_t q
         if nb == 0:
             return
-        memcpy(self.cand + atomic_fetch_add(&self.ncand, nb, 0), S.bs, nb * sizeof(int64_t))
+        q = atomic_fetch_add(&self.ncand, nb, 0)
+        if self.list_updates:
+            memcpy(self.cand + q, S.bs, nb * sizeof(int64_t))
         if self.sid_ident:
             memcpy(S.bid, S.bs, nb * sizeof(int64_t))
         if self.b2_off >= 0:
