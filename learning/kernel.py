@@ -481,29 +481,18 @@ cdef class Kernel:
         # evaluates the rule for the nb buffered synapses and writes the results
         cdef int64_t *prm = self.prm
         cdef int64_t *bs = S.bs
-        cdef int64_t *bi = S.bi
-        cdef int64_t *bj = S.bj
         cdef int64_t *bid = S.bid
-        cdef int64_t *bb = S.bb
         cdef int64_t *ow = S.ow
         cdef int64_t *od = S.od
         cdef int64_t *ot = S.ot
         cdef int64_t *nw = S.nw
         cdef int64_t *acc = S.acc
-        cdef int64_t *tx = self.tx
-        cdef int64_t *ty = self.ty
-        cdef int64_t *bx0 = S.bx0
-        cdef int64_t *by0 = S.by0
-        cdef int64_t *bpx = S.bpx
-        cdef int64_t *bpy = S.bpy
         cdef int16_t *w = self.w
         cdef int16_t *d = self.d
         cdef int16_t *tag = self.tag
-        cdef int32_t *b2w = self.b2_w
-        cdef int32_t *b2wm = self.b2_wm
         cdef int64_t *old
         cdef int64_t *new
-        cdef int64_t q, s, k, var, v, ks, e, a, stochastic = prm[4], sign = prm[5], drop = prm[6]
+        cdef int64_t q, k, var, ks, stochastic = prm[4], sign = prm[5], drop = prm[6]
         cdef int64_t glo = prm[7], ghi = prm[8], half, u_on = self.u_on
         cdef uint64_t b
         if nb == 0:
@@ -565,7 +554,7 @@ cdef class Kernel:
             return
         for q in range(nb):
             if nw[q] != ow[q]:  # often not: the change rounded away; then no (scattered) writes
-                self.store(bs[q], bb[q], nw[q])
+                self.store(bs[q], S.bb[q], nw[q])
 
     cdef void item(self, Scratch *S, int64_t it) noexcept nogil:
         # one work item of an epoch: a spiking row (it < n_rows) or column, or, when the u products

@@ -86,6 +86,17 @@ def make_pair(rule, rng, n_pre, n_post, n_syn, sign_mode, nbits, drivers=None, k
     return eng, ref
 
 
+def step_both(a, b, rng, rate, compared, steps=120):
+    """Two learners through the same random spikes, their ``compared`` arrays equal after each step."""
+    for t in range(1, steps + 1):
+        pf = np.flatnonzero(rng.random(a.n_pre) < rate)
+        qf = np.flatnonzero(rng.random(a.n_post) < rate)
+        a.step(t, pf, qf)
+        b.step(t, pf, qf)
+        for name in compared:
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=f"{name}, step {t}")
+
+
 def simple_rule(rng, t_epoch, rounding):
     """A random rule of the common form: dw only, each product's factors from one side."""
     k = int(rng.integers(0, 3))
@@ -128,12 +139,7 @@ def test_one_sided_products_match_the_numpy_engine(seed):
     )
     a = ProjectionLearner(rule, kernel=None, **common)
     b = ProjectionLearner(rule, kernel=kernel, chunk=6, threads=2, **common)
-    for t in range(1, 121):
-        pf = np.flatnonzero(rng.random(9) < 0.25)
-        qf = np.flatnonzero(rng.random(8) < 0.25)
-        a.step(t, pf, qf)
-        b.step(t, pf, qf)
-        np.testing.assert_array_equal(a.w, b.w, err_msg=f"weights differ after step {t}")
+    step_both(a, b, rng, 0.25, ("w",))
     assert (a.w != common["w"]).any()
     assert a.synapses_updated >= b.synapses_updated > 0  # the compiled path skips vanishing products
 
@@ -472,16 +478,7 @@ def test_compiled_and_numpy_engines_agree_with_stochastic_rounding(seed):
     )
     a = ProjectionLearner(rule, kernel=None, **common)
     b = ProjectionLearner(rule, kernel=kernel, chunk=5, threads=3, **common)
-    for t in range(1, 121):
-        pf = np.flatnonzero(rng.random(9) < 0.2)
-        qf = np.flatnonzero(rng.random(7) < 0.2)
-        a.step(t, pf, qf)
-        b.step(t, pf, qf)
-        np.testing.assert_array_equal(a.w, b.w, err_msg=f"weights differ after step {t}")
-        np.testing.assert_array_equal(a.d, b.d)
-        np.testing.assert_array_equal(a.tag, b.tag)
-        np.testing.assert_array_equal(a.x, b.x)
-        np.testing.assert_array_equal(a.y, b.y)
+    step_both(a, b, rng, 0.2, ("w", "d", "tag", "x", "y"))
 
 
 @pytest.mark.parametrize("layout", ["contiguous", "scattered"])
