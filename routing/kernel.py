@@ -513,35 +513,73 @@ cdef extern from *:
         std::vector<Chip>& chip = M.chip;
         if ((int64_t)chip.size() < chips) chip.resize(chips);
         for (int64_t c = 0; c < chips; ++c) chip[c].reset();
+        // the messages grouped by source chip (in id order within a chip), and the horizons; in
+        // parallel: each thread counts, then places, a contiguous range of the messages
+        int nth = threads > 0 ? threads : 1;
+        #ifndef _OPENMP
+        nth = 1;
+        #endif
+        if (n < 65536) nth = 1;
         std::vector<int64_t> count(chips + 1, 0);
-        for (int64_t m = 0; m < n; ++m) count[P.chip_of(P.s_core[m]) + 1]++;
-        for (int64_t c = 0; c < chips; ++c) count[c + 1] += count[c];
-        std::vector<int64_t> fill(count.begin(), count.end() - 1);
+        std::vector<int64_t> tfill((size_t)nth * chips, 0);  // per thread and chip: where it places
+        std::vector<int64_t> thz((size_t)nth * chips, NEVER);  // per thread and chip: its horizon
         std::vector<In>& ins = M.ins;
         std::vector<Out>& outs = M.outs;
         if ((int64_t)ins.size() < n) ins.resize(n);
         if (P.per_message && (int64_t)outs.size() < n) outs.resize(n);
-        for (int64_t m = 0; m < n; ++m) {
-            const int64_t sc = P.chip_of(P.s_core[m]), dc = P.chip_of(P.d_core[m]);
-            In& in = ins[fill[sc]++];
-            in.inject = P.inject[m]; in.id = (int32_t)m;
-            in.dcore = (int32_t)P.d_core[m]; in.dchip = (int32_t)dc; in.nsyn = (int32_t)P.nsyn[m];
-            in.sl = (int16_t)(P.s_core[m] - sc * P.cpc); in.dl = (int16_t)(P.d_core[m] - dc * P.cpc);
-            if (sc == dc) continue;
-            // the earliest a message can reach each chip on its way (every chip hop takes a
-            // window at least): a chip runs ahead of the window while nothing can reach it
-            int64_t c[3] = {P.chip_x[sc], P.chip_y[sc], P.chip_z[sc]};
-            const int64_t d[3] = {P.chip_x[dc], P.chip_y[dc], P.chip_z[dc]};
-            int64_t lb = P.inject[m];
-            for (int dim = 0; dim < 3; ++dim) {
-                while (c[dim] != d[dim]) {
-                    c[dim] += d[dim] > c[dim] ? 1 : -1;
-                    lb += P.window;
-                    Chip& C = chip[c[0] + P.mx * (c[1] + P.my * c[2])];
-                    if (lb < C.horizon) C.horizon = lb;
+        #ifdef _OPENMP
+        #pragma omp parallel num_threads(nth) if (nth > 1)
+        #endif
+        {
+            int tid = 0;
+            #ifdef _OPENMP
+            tid = omp_get_thread_num();
+            #endif
+            const int64_t lo = n * tid / nth, hi = n * (tid + 1) / nth;
+            int64_t* fill = &tfill[(size_t)tid * chips];
+            int64_t* hz = &thz[(size_t)tid * chips];
+            for (int64_t m = lo; m < hi; ++m) fill[P.chip_of(P.s_core[m])]++;
+            #ifdef _OPENMP
+            #pragma omp barrier
+            #pragma omp single
+            #endif
+            {
+                int64_t run = 0;  // chip by chip, thread by thread: message order within a chip
+                for (int64_t c = 0; c < chips; ++c) {
+                    count[c] = run;
+                    for (int k = 0; k < nth; ++k) {
+                        int64_t v = tfill[(size_t)k * chips + c];
+                        tfill[(size_t)k * chips + c] = run;
+                        run += v;
+                    }
+                }
+                count[chips] = run;
+            }  // (the implicit barrier of `single`)
+            for (int64_t m = lo; m < hi; ++m) {
+                const int64_t sc = P.chip_of(P.s_core[m]), dc = P.chip_of(P.d_core[m]);
+                In& in = ins[fill[sc]++];
+                in.inject = P.inject[m]; in.id = (int32_t)m;
+                in.dcore = (int32_t)P.d_core[m]; in.dchip = (int32_t)dc; in.nsyn = (int32_t)P.nsyn[m];
+                in.sl = (int16_t)(P.s_core[m] - sc * P.cpc); in.dl = (int16_t)(P.d_core[m] - dc * P.cpc);
+                if (sc == dc) continue;
+                // the earliest a message can reach each chip on its way (every chip hop takes a
+                // window at least): a chip runs ahead of the window while nothing can reach it
+                int64_t c[3] = {P.chip_x[sc], P.chip_y[sc], P.chip_z[sc]};
+                const int64_t d[3] = {P.chip_x[dc], P.chip_y[dc], P.chip_z[dc]};
+                int64_t lb = P.inject[m];
+                for (int dim = 0; dim < 3; ++dim) {
+                    while (c[dim] != d[dim]) {
+                        c[dim] += d[dim] > c[dim] ? 1 : -1;
+                        lb += P.window;
+                        int64_t& h = hz[c[0] + P.mx * (c[1] + P.my * c[2])];
+                        if (lb < h) h = lb;
+                    }
                 }
             }
         }
+        for (int k = 0; k < nth; ++k)
+            for (int64_t c = 0; c < chips; ++c)
+                chip[c].horizon = std::min(chip[c].horizon, thz[(size_t)k * chips + c]);
         P.in = ins.data();
         P.out = outs.data();
         int64_t t = NEVER;

@@ -84,3 +84,20 @@ def test_step_cost_and_energy():
     assert cost.energy_pj["chip_to_chip"] == pytest.approx(c.chip_hop_pj)
     assert cost.energy_pj["static"] == pytest.approx(c.static_mw_per_chip * 2 * cost.step_ps * 1e-3)
     assert "chip 1 link" in model.link_name(int(np.argmax(cost.link_load >= 1) * 0 + model.n_links - 1))
+
+
+def test_threads_give_the_same_results_on_a_large_step(monkeypatch):
+    """Enough messages for the parallel paths (placement by source chip, chips run by threads):
+    1 and 2 threads give identical per-message, per-link and per-core results."""
+    board = custom_board((4, 4))
+    rng = np.random.default_rng(9)
+    src, dst, n_syn, inject, ready = random_traffic(rng, board, 150_000)
+    results = []
+    for threads in ("1", "2"):
+        monkeypatch.setenv("NEUROCHIP_THREADS", threads)
+        out = RouterModel(board).simulate(src, dst, n_syn, inject, ready)
+        results.append(out)
+    one, two = results
+    for key in ("arrive", "done", "hops", "chip_hops", "link_load", "link_free", "core_free", "totals"):
+        np.testing.assert_array_equal(one[key], two[key], err_msg=key)
+    assert one["chip_hops"].sum() > 0
