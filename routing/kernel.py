@@ -370,13 +370,20 @@ cdef extern from *:
             std::vector<Item>& in = S.input;
             in.clear();
             in.swap(S.carry);  // (S.carry is refilled below, for the next rank)
-            size_t runs = in.empty() ? 0 : 1;
+            size_t runs = in.empty() ? 0 : 1, first_end = in.size();
             for (const Span* sp : {&w, &a, &t}) {
                 if (sp->p == sp->e) continue;
                 for (const RItem* q = sp->p; q != sp->e; ++q) in.push_back(q->it);
-                ++runs;
+                if (++runs == 1) first_end = in.size();
             }
-            if (runs > 1) merge_runs(in.data(), in.data() + in.size(), S.tmp, S.bounds);
+            if (runs == 2) {  // the common case: one merge into the spare buffer, which takes over
+                S.tmp.resize(in.size());
+                std::merge(in.begin(), in.begin() + first_end, in.begin() + first_end, in.end(), S.tmp.begin(),
+                           Earlier());
+                in.swap(S.tmp);
+            } else if (runs > 2) {
+                merge_runs(in.data(), in.data() + in.size(), S.tmp, S.bounds);
+            }
             S.carry_next.clear();
             const int64_t link = P.link_of[r];
             const int64_t dir = link & 3;
