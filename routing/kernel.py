@@ -378,8 +378,8 @@ cdef extern from *:
             }
             if (runs == 2) {  // the common case: one merge into the spare buffer, which takes over
                 S.tmp.resize(in.size());
-                std::merge(in.begin(), in.begin() + first_end, in.begin() + first_end, in.end(), S.tmp.begin(),
-                           Earlier());
+                auto mid = in.begin() + first_end;
+                std::merge(in.begin(), mid, mid, in.end(), S.tmp.begin(), Earlier());
                 in.swap(S.tmp);
             } else if (runs > 2) {
                 merge_runs(in.data(), in.data() + in.size(), S.tmp, S.bounds);
