@@ -105,7 +105,11 @@ def main(argv=None) -> int:
             f"{r['updates_per_s'] or '-'!s:>12} {r['post_rate_hz']:>8}"
         )
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps({"records": records, "runs": runs}, indent=1))
+    from neurochip.cores.brian2_learning import learning_threads
+
+    threads = learning_threads(mpi=False)
+    print(f"learning kernel threads: {threads} (NEUROCHIP_LEARNING_THREADS)")
+    Path(a.out).write_text(json.dumps({"records": records, "runs": runs, "threads": threads}, indent=1))
     print(f"wrote {a.out}")
     return 0
 
