@@ -180,7 +180,7 @@ class LearningHook:
                     learner.synapses_updated += n
                     self.updates_at[t] = self.updates_at.get(t, 0) + n
                     if entry["learns_delay"] or entry["writes_weights"]:
-                        self._write(entry, learner, learner.cand[:n].copy())
+                        self._write(entry, learner, learner.cand[:n])
                 continue
             if fired is None:
                 fired, cx_fired = self._fired_sources()

@@ -101,6 +101,7 @@ cdef size_t ptr(object arr):
 cdef class Kernel:
     # The numpy arrays are owned by the Python learner (kept alive here); the loops use raw pointers.
     cdef object keep
+    cdef object attached, bound  # the backend's arrays of attach() and bind() (replaced by each call)
     cdef int64_t *x
     cdef int64_t *y
     cdef int64_t *hx
@@ -134,7 +135,7 @@ cdef class Kernel:
     cdef int64_t nx, ny, nsyn, nprod, row_mask, col_mask, rows_sorted
     # the synapses of an epoch are evaluated in chunks, one pass per product factor over a chunk:
     # tight loops with the rule's branches outside them, and the weight loads issued together
-    cdef int64_t chunk, u_on, nthreads, n_rows, n_items
+    cdef int64_t chunk, u_on, nthreads, n_rows
     cdef long long ncand
     cdef int64_t *items
     cdef int64_t *pf
@@ -204,7 +205,7 @@ cdef class Kernel:
         buf = np.zeros((self.nthreads, 20, chunk), np.int64)
         buf[:, 15] = prm[0]  # bte: the u products read the traces at the epoch's end
         fired = np.zeros(max(1, tx.size) + max(1, ty.size), np.int64)
-        items = np.zeros(max(1, tx.size + ty.size, (w.size + chunk - 1) // chunk), np.int64)
+        items = np.zeros(max(1, tx.size + ty.size), np.int64)  # an epoch's spiking rows and columns
         self.keep += [buf, fired, items]
         self.pf = <int64_t*>ptr(fired)
         self.qf = self.pf + (<int64_t>max(1, tx.size))
@@ -224,7 +225,7 @@ cdef class Kernel:
         self.one_pass = self.rule_one_pass and weights_on_grid
 
     def attach(self, b2_w, b2_wm, b2_index, post_b2, int64_t b2_off):
-        self.keep += [b2_w, b2_wm, b2_index, post_b2]
+        self.attached = (b2_w, b2_wm, b2_index, post_b2)
         self.post_b2 = <int32_t*>ptr(post_b2)
         self.b2_off = b2_off
         self.b2_w = <int32_t*>ptr(b2_w)
@@ -237,7 +238,7 @@ cdef class Kernel:
         # pre_map numbers the sources as the compartments, then the inputs, then the ghosts,
         # post_map the compartments
         cdef int64_t g
-        self.keep += [timestep, cx_space, inp_space, ghost_space, pre_map, post_map]
+        self.bound = (timestep, cx_space, inp_space, ghost_space, pre_map, post_map)
         self.list_updates = list_updates
         self.clock = <int64_t*>ptr(timestep)
         self.pmap = <int64_t*>ptr(pre_map)
@@ -647,7 +648,6 @@ cdef class Kernel:
         cdef int64_t *hy = self.hy
         cdef uint8_t *act_x = self.act_x
         cdef uint8_t *act_y = self.act_y
-        cdef bint ok
         self.traces(self.x, 2, nx, self.tpx, 0, pf, npf, NULL, didx, dstart, t)
         self.traces(self.y, 3, ny, self.tpy, 2, qf, nqf, ymode, didx, dstart, t)
         for j in range(npf):

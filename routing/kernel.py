@@ -520,13 +520,13 @@ cdef extern from *:
         std::vector<Chip>& chip = M.chip;
         if ((int64_t)chip.size() < chips) chip.resize(chips);
         for (int64_t c = 0; c < chips; ++c) chip[c].reset();
-        // the messages grouped by source chip (in id order within a chip), and the horizons; in
-        // parallel: each thread counts, then places, a contiguous range of the messages
-        int nth = threads > 0 ? threads : 1;
+        int nthreads = threads > 0 ? threads : 1;
         #ifndef _OPENMP
-        nth = 1;
+        nthreads = 1;
         #endif
-        if (n < 65536) nth = 1;
+        // the messages grouped by source chip (in id order within a chip), and the horizons; in
+        // parallel (for many messages): each thread counts, then places, a contiguous range
+        const int nth = n < 65536 ? 1 : nthreads;
         std::vector<int64_t> count(chips + 1, 0);
         std::vector<int64_t> tfill((size_t)nth * chips, 0);  // per thread and chip: where it places
         std::vector<int64_t> thz((size_t)nth * chips, NEVER);  // per thread and chip: its horizon
@@ -599,10 +599,6 @@ cdef extern from *:
         }
         // each thread keeps the same chips (and their state in its cache): contiguous ranges
         // with equal numbers of injected messages
-        int nthreads = threads > 0 ? threads : 1;
-        #ifndef _OPENMP
-        nthreads = 1;
-        #endif
         std::vector<int64_t> first(nthreads + 1, chips);
         first[0] = 0;
         for (int k = 1, c = 0; k < nthreads; ++k) {
