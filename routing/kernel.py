@@ -28,8 +28,9 @@ windows of length ``W``: within a window every chip runs its own messages
 without hearing from the others, and what crosses a chip link is handed over
 between windows, always into a later window (per thread-pair mailboxes, so the
 chips are shared among OpenMP threads without locks). A chip that no message
-can reach before some time (its *horizon*, from walking every injected
-message's dimension-order path at the earliest) runs ahead up to it.
+can reach before some time (its *horizon*, from walking the dimension-order
+path of the first message between each pair of chips at the earliest) runs
+ahead up to it.
 
 Within a window a chip serves its tile links in topological order of the
 dimension-order paths (east links west to east, west links east to west, then
@@ -37,7 +38,12 @@ north and south likewise): every message a link serves came from an earlier
 link in that order, so each link sees its whole window's arrivals, sorted by
 (time, message id), before it serves any - the first-come-first-served order
 a global event queue would give. Messages that arrive at or after the window's
-end wait for the next one. Cores are served the same way after the links.
+end wait for the next one. Each link's arrivals gather in a queue of the
+thread running the chip (queues with messages are marked in a bit set, and
+visited in rank order); a message carries what its path needs (destination
+chip and core, the tile it heads for), so a hop reads no per-message table.
+Cores serve their arrivals after the last window, each in (time, id) order:
+nothing a core does feeds back into the network.
 """
 
 from __future__ import annotations
@@ -55,7 +61,6 @@ cdef extern from *:
     #include <cstdint>
     #include <cstdlib>
     #include <limits>
-    #include <queue>
     #include <vector>
     #ifdef _OPENMP
     #include <omp.h>
@@ -64,57 +69,66 @@ cdef extern from *:
     namespace ncr {
 
     const int64_t NEVER = std::numeric_limits<int64_t>::max();
+    const uint16_t EXIT = 1 << 14;          // in a target tile: the border tile toward a chip link
 
-    struct Ev {                 // a message on its way
-        int32_t id, pos, dcore, dchip, chip, nsyn;  // pos: in chip order; chip: where it is
-        int16_t cdx, cdy, cdz;  // chip hops still to go per dimension
-        int8_t x, y, tx, ty, dx, dy, enx, eny, phase;
-        // phase: 0 on the source chip, 1 on chip-to-chip links, 2 on the destination chip
+    // a message on its way: at a link (`when` it is there), or crossing to another chip (then
+    // `chip` is that chip and `tgt` the direction of the hop); `chip` holds the link's rank
+    // (or direction) while it waits for a later window
+    struct Item {
+        int64_t when;
+        int32_t id, pos, dchip, nsyn, chip;  // pos: in chip order
+        int16_t dl;                          // the destination core on its chip
+        uint16_t tgt;                        // the tile it heads for on this chip (x, y in 7 bits
+                                             // each, EXIT when it leaves the chip there)
     };
-    struct Item { int64_t when; int32_t id, slot; };      // a message waiting for a tile link
-    struct RItem { Item it; int32_t rank, pad; };         // ... and which link (by rank)
-    struct Move { int64_t when; int32_t id, dir; Ev ev; };  // a message at a chip link
-    struct MKey { int64_t when; int32_t id, dir, at, pad; };  // sorts the moves at chip links
     struct Arr { int64_t when; int32_t id, pos, nsyn, core; };  // a message reaching its core
-    struct In { int64_t inject; int32_t id, dcore, dchip, nsyn; int16_t sl, dl; };  // a message in
-                                    // chip order (sl, dl: source and destination core on their chip)
+    struct In { int64_t inject; int32_t id, dchip, nsyn; int16_t sl, dl; };  // a message in chip
+                                    // order (sl, dl: source and destination core on their chip)
     struct Out { int64_t arrive, done; int32_t hops, ew, ns, chops; };
 
+    template <class T> inline bool earlier(const T& a, const T& b) {
+        return a.when < b.when || (a.when == b.when && a.id < b.id);
+    }
     struct Earlier {
-        template <class T> bool operator()(const T& a, const T& b) const {
-            return a.when < b.when || (a.when == b.when && a.id < b.id);
-        }
-        bool operator()(const RItem& a, const RItem& b) const { return (*this)(a.it, b.it); }
+        template <class T> bool operator()(const T& a, const T& b) const { return earlier(a, b); }
     };
 
-    // [first, last) holds sorted runs one after another (what each feeder appended): sort it
-    // by merging the runs (a merge sort when the order is arbitrary)
-    template <class T> void merge_runs(T* first, T* last, std::vector<T>& tmp, std::vector<size_t>& b) {
-        const size_t n = last - first;
-        if (n < 2) return;
-        b.clear();
-        b.push_back(0);
-        for (size_t i = 1; i < n; ++i) if (Earlier()(first[i], first[i - 1])) b.push_back(i);
-        if (b.size() == 1) return;
-        b.push_back(n);
-        tmp.resize(n);
-        T* src = first;
-        T* dst = tmp.data();
-        while (b.size() > 2) {
-            size_t w = 1, k = 0;
-            for (; k + 2 < b.size(); k += 2) {
-                std::merge(src + b[k], src + b[k + 1], src + b[k + 1], src + b[k + 2], dst + b[k], Earlier());
-                b[w++] = b[k + 2];
-            }
-            if (k + 1 < b.size()) {
-                std::copy(src + b[k], src + b[k + 1], dst + b[k]);
-                b[w++] = b[k + 1];
-            }
-            b.resize(w);
-            std::swap(src, dst);
+    // sort [first, last) by (time, id): insertion sort when short (it holds a few sorted runs)
+    template <class T> inline void sort_items(T* first, T* last) {
+        if (last - first > 32) { std::sort(first, last, Earlier()); return; }
+        for (T* i = first + 1; i < last; ++i) {
+            if (!earlier(*i, i[-1])) continue;
+            T v = *i;
+            T* j = i;
+            do { *j = j[-1]; --j; } while (j > first && earlier(v, j[-1]));
+            *j = v;
         }
-        if (src != first) std::copy(src, src + n, first);
     }
+
+    struct Queue {              // the messages at one link in this window
+        Item* p = nullptr;      // -> store
+        uint32_t n = 0, cap = 0;
+        bool mixed = false;     // not in (time, id) order
+        int64_t last_when = std::numeric_limits<int64_t>::min();
+        int32_t last_id = 0;
+        std::vector<Item> store;
+        inline void push(const Item& x) {
+            mixed |= (x.when < last_when) | ((x.when == last_when) & (x.id < last_id));
+            last_when = x.when;
+            last_id = x.id;
+            if (n == cap) grow();
+            p[n++] = x;
+        }
+        inline void clear() { n = 0; mixed = false; last_when = std::numeric_limits<int64_t>::min(); }
+        void grow() {
+            store.resize(cap ? 2 * (size_t)cap : 16);
+            p = store.data();
+            cap = (uint32_t)store.size();
+        }
+        void reset() { clear(); p = store.data(); cap = (uint32_t)store.size(); }
+    };
+    struct Rank { int32_t link, lat; int8_t ax, ay, pad0, pad1; };  // a tile link, by rank
+    struct LinkState { int64_t free, load; };
 
     struct Params {
         int64_t nx, ny, cpt, cpc, mx, my, mz, n_tiles, chip_link_base;
@@ -125,119 +139,116 @@ cdef extern from *:
         int64_t *totals;    // hops, ew, ns, chip hops, last arrival
         int per_message;    // write arrive, done, hops, ew, ns, chip hops per message
         const In* in;       // the messages grouped by source chip
-        Out* out;           // their results, in the same order
+        Out* out;           // per message results, in the same order
         // a chip's tile links are served in rank order: X links (east chains ascending, west
         // chains descending in x), then Y links (north ascending, south descending in y); a
-        // link's rank is above those of every link feeding it; its chip links come after
-        int64_t n_links, x_end, y_end;      // ranks [0, x_end) X links, [x_end, y_end) Y links
-        std::vector<int32_t> rank_of, link_of;
-        std::vector<uint8_t> chained;       // per rank: the rank before it feeds it directly
+        // link's rank is above those of every link feeding it
+        int64_t ranks, links_per_chip;
+        std::vector<int32_t> rank_of, rank5;  // rank5: per tile and direction, -1 for none
+        std::vector<Rank> rank;             // per rank: the link, its latency, the tile it leads to
+        LinkState* ls;                      // per chip, per link (tile links, then chip links)
         std::vector<int8_t> core_x, core_y; // per core of a chip: its tile
         std::vector<int16_t> chip_x, chip_y, chip_z;  // per chip: where it is on the board
         std::vector<int32_t> owner;         // per chip: the thread that runs it
+        int64_t step[6];                    // chip number change of a chip hop, per direction
         int cpc_shift;                      // cores per chip = 2**cpc_shift, or -1
         inline int64_t chip_of(int64_t core) const { return cpc_shift >= 0 ? core >> cpc_shift : core / cpc; }
+        // the tile link a message at tile (x, y) takes toward (tx, ty), or -1 there
+        inline int32_t first_rank(int64_t x, int64_t y, int64_t tx, int64_t ty) const {
+            const int64_t hx = x != tx, hy = y != ty;
+            const int64_t dir = hx ? (int64_t)(tx < x) : (hy ? 2 + (int64_t)(ty < y) : 4);
+            return rank5[(y * nx + x) * 5 + dir];
+        }
+        // the chip link a message on chip c takes toward chip d (dimension order)
+        inline int32_t chip_dir(int64_t c, int64_t d) const {
+            if (chip_x[c] != chip_x[d]) return chip_x[c] < chip_x[d] ? 0 : 1;
+            if (chip_y[c] != chip_y[d]) return chip_y[c] < chip_y[d] ? 2 : 3;
+            return chip_z[c] < chip_z[d] ? 4 : 5;
+        }
     };
 
     struct Scratch {                        // a thread's working space, whichever chip it runs
-        std::vector<RItem> start, turn_y, wait_next, sorted_start, sorted_y, rtmp;
-        std::vector<Item> carry, carry_next, input, tmp;
-        std::vector<size_t> bounds;
+        std::vector<Queue> q;               // per tile link rank
+        std::vector<uint64_t> busy;         // per tile link rank: a bit when its queue has items
+        Queue cq[6];                        // per chip link
+        std::vector<Arr> arr_sorted;
         std::vector<int32_t> count;
-        std::vector<Arr> arrivals, arr_sorted, arr_tmp;
-        std::vector<Move> links;            // messages at the chip's chip links this window
-        std::vector<MKey> keys, ktmp;
-        std::vector<std::vector<Move>>* box;  // messages for other chips, per receiving thread
+        std::vector<std::vector<Item>>* box;  // messages for other chips, per receiving thread
+        inline void put(int32_t r, const Item& x) {
+            q[r].push(x);
+            busy[r >> 6] |= (uint64_t)1 << (r & 63);
+        }
+        inline int64_t next_busy(int64_t from) const {  // the lowest busy rank >= from
+            const int64_t nw = (int64_t)busy.size();
+            int64_t k = from >> 6;
+            if (k >= nw) return NEVER;
+            uint64_t b = busy[k] & (~(uint64_t)0 << (from & 63));
+            while (!b) {
+                if (++k >= nw) return NEVER;
+                b = busy[k];
+            }
+            return (k << 6) + __builtin_ctzll(b);
+        }
     };
 
     struct Chip {
-        std::vector<Ev> pool;
-        std::vector<int32_t> spare;
-        std::vector<RItem> wait;            // at tile links beyond the last window, by rank
-        std::vector<Move> wait_links;       // at chip links beyond the last window
-        std::vector<int64_t> free;          // per link of the chip (tile links, then chip links)
-        std::vector<int32_t> load;
-        std::vector<Move> inbox;            // from other chips, for this window or later
-        std::vector<Arr> late;              // arrivals at its cores after the last window
+        std::vector<Item> wait;             // at tile links beyond the last window
+        std::vector<Item> wait_links;       // at chip links beyond it
+        std::vector<Item> inbox;            // from other chips, for this window or later
+        std::vector<Arr> arr;               // arrivals at its cores, served at the end
         const In* inj = nullptr;            // the messages injected here, by id
         int64_t inj_pos = 0, inj_end = 0, next = NEVER;
         int64_t horizon = NEVER;            // nothing from another chip arrives before this
         int64_t sums[5] = {0, 0, 0, 0, 0};  // hops, ew, ns, chip hops, last arrival
-        bool ready = false;
         void reset() {  // for the next call, keeping the memory
-            pool.clear(); spare.clear(); wait.clear(); wait_links.clear(); inbox.clear(); late.clear();
+            wait.clear(); wait_links.clear(); inbox.clear(); arr.clear();
             inj = nullptr; inj_pos = inj_end = 0; next = horizon = NEVER;
             for (int k = 0; k < 5; ++k) sums[k] = 0;
-            ready = false;
         }
     };
 
-
     inline int64_t iabs(int64_t v) { return v < 0 ? -v : v; }
-
-    inline int32_t alloc(Chip& C) {
-        if (!C.spare.empty()) { int32_t s = C.spare.back(); C.spare.pop_back(); return s; }
-        C.pool.emplace_back();
-        return (int32_t)C.pool.size() - 1;
+    inline uint16_t pack(int64_t x, int64_t y, bool exit) {
+        return (uint16_t)(x | (y << 7) | (exit ? EXIT : 0));
     }
 
-    inline int32_t chip_dir(const Ev& g) {
-        return g.cdx != 0 ? (g.cdx > 0 ? 0 : 1) : g.cdy != 0 ? (g.cdy > 0 ? 2 : 3) : (g.cdz > 0 ? 4 : 5);
-    }
-
-    // message in slot s, at its tile at time t: the tile link it takes next (rank), or -1
-    // (delivered to its core, or handed to a chip link: it leaves the pool either way)
-    inline int32_t next_rank(Chip& C, Scratch& S, const Params& P, int32_t s, int64_t t) {
-        Ev& g = C.pool[s];
-        if (g.x != g.tx) return P.rank_of[((int64_t)g.y * P.nx + g.x) * 4 + (g.x < g.tx ? 0 : 1)];
-        if (g.y != g.ty) return P.rank_of[((int64_t)g.y * P.nx + g.x) * 4 + (g.y < g.ty ? 2 : 3)];
-        if (g.phase == 0 && g.chip != g.dchip) {  // at the exit tile: to a chip link
-            g.phase = 1;
-            S.links.push_back(Move{t, g.id, chip_dir(g), g});
-        } else {  // at the destination tile: to the core
-            int64_t arrive = t + P.in_tile;
-            S.arrivals.push_back(Arr{arrive, g.id, g.pos, g.nsyn, g.dcore});
-            if (P.per_message) P.out[g.pos].arrive = arrive;
-            if (arrive > C.sums[4]) C.sums[4] = arrive;
+    // message `it` at its target tile on chip `me` at it.when: into a chip link, or to its core
+    inline void reached(Chip& C, Scratch& S, const Params& P, int64_t me, const Item& it) {
+        if (it.tgt & EXIT) {
+            S.cq[P.chip_dir(me, it.dchip)].push(it);
+            return;
         }
-        C.spare.push_back(s);
-        return -1;
+        const int64_t arrive = it.when + P.in_tile;
+        C.arr.push_back(Arr{arrive, it.id, it.pos, it.nsyn, it.dl});
+        if (P.per_message) P.out[it.pos].arrive = arrive;
+        if (arrive > C.sums[4]) C.sums[4] = arrive;
     }
 
-    // a message leaving its core: its record, its path's hop counts in closed form, its first
-    // tile link (see next_rank)
-    inline int32_t inject_msg(Chip& C, Scratch& S, const Params& P, const In& in, int64_t me,
-                              int64_t pos, int32_t& slot) {
-        int32_t s = alloc(C);
-        slot = s;
-        Ev& g = C.pool[s];
-        const int64_t sc = me, dc = in.dchip;
-        g.id = in.id; g.pos = (int32_t)pos;
-        g.chip = (int32_t)sc; g.dchip = (int32_t)dc; g.dcore = in.dcore; g.nsyn = in.nsyn;
-        g.phase = 0;
-        g.x = P.core_x[in.sl]; g.y = P.core_y[in.sl];
-        g.dx = P.core_x[in.dl]; g.dy = P.core_y[in.dl];
-        g.enx = 0; g.eny = 0;
-        g.cdx = g.cdy = g.cdz = 0;
-        int64_t ewh, nsh, ch;
-        if (sc == dc) {
-            g.tx = g.dx; g.ty = g.dy;
-            ewh = iabs(g.dx - g.x); nsh = iabs(g.dy - g.y); ch = 0;
+    // a message leaving its core on chip `me`: its path's hop counts in closed form, its target
+    // tile, its first link
+    inline void inject_msg(Chip& C, Scratch& S, const Params& P, int64_t me, int64_t pos) {
+        const In& in = P.in[pos];
+        const int64_t dc = in.dchip;
+        const int64_t x = P.core_x[in.sl], y = P.core_y[in.sl];
+        const int64_t dx = P.core_x[in.dl], dy = P.core_y[in.dl];
+        int64_t tx, ty, ewh, nsh, ch;
+        bool exit = dc != me;
+        if (!exit) {
+            tx = dx; ty = dy;
+            ewh = iabs(dx - x); nsh = iabs(dy - y); ch = 0;
         } else {
-            int64_t e0 = P.chip_x[dc] - P.chip_x[sc], e1 = P.chip_y[dc] - P.chip_y[sc];
-            int64_t e2 = P.chip_z[dc] - P.chip_z[sc];
-            g.cdx = (int16_t)e0; g.cdy = (int16_t)e1; g.cdz = (int16_t)e2;
-            int first = e0 != 0 ? 0 : (e1 != 0 ? 1 : 2);
-            int last = e2 != 0 ? 2 : (e1 != 0 ? 1 : 0);
-            int64_t ex, ey;
-            if (first == 0) { ex = e0 > 0 ? P.nx - 1 : 0; ey = g.y; }
-            else if (first == 1) { ex = g.x; ey = e1 > 0 ? P.ny - 1 : 0; }
-            else { ex = 0; ey = 0; }
-            g.tx = (int8_t)ex; g.ty = (int8_t)ey;
-            if (last == 0) { g.enx = (int8_t)(e0 > 0 ? 0 : P.nx - 1); g.eny = g.dy; }
-            else if (last == 1) { g.enx = g.dx; g.eny = (int8_t)(e1 > 0 ? 0 : P.ny - 1); }
-            ewh = iabs(ex - g.x) + iabs(g.dx - g.enx);
-            nsh = iabs(ey - g.y) + iabs(g.dy - g.eny);
+            const int64_t e0 = P.chip_x[dc] - P.chip_x[me], e1 = P.chip_y[dc] - P.chip_y[me];
+            const int64_t e2 = P.chip_z[dc] - P.chip_z[me];
+            // exit: the border tile facing the first chip hop, in the source tile's row or column
+            if (e0 != 0) { tx = e0 > 0 ? P.nx - 1 : 0; ty = y; }
+            else if (e1 != 0) { tx = x; ty = e1 > 0 ? P.ny - 1 : 0; }
+            else { tx = 0; ty = 0; }
+            // entry: the border facing the last chip hop, in the destination tile's row or column
+            int64_t enx = 0, eny = 0;
+            if (e2 == 0 && e1 == 0) { enx = e0 > 0 ? 0 : P.nx - 1; eny = dy; }
+            else if (e2 == 0) { enx = dx; eny = e1 > 0 ? 0 : P.ny - 1; }
+            ewh = iabs(tx - x) + iabs(dx - enx);
+            nsh = iabs(ty - y) + iabs(dy - eny);
             ch = iabs(e0) + iabs(e1) + iabs(e2);
         }
         C.sums[0] += ewh + nsh + ch; C.sums[1] += ewh; C.sums[2] += nsh; C.sums[3] += ch;
@@ -246,58 +257,127 @@ cdef extern from *:
             o.ew = (int32_t)ewh; o.ns = (int32_t)nsh; o.chops = (int32_t)ch;
             o.hops = (int32_t)(ewh + nsh + ch);
         }
-        return next_rank(C, S, P, s, in.inject);
+        const Item it{in.inject, in.id, (int32_t)pos, in.dchip, in.nsyn, 0, in.dl, pack(tx, ty, exit)};
+        const int32_t r = P.first_rank(x, y, tx, ty);
+        if (r >= 0) S.put(r, it);
+        else reached(C, S, P, me, it);
     }
 
-    // stable counting sort of items by rank into `out`; each rank's items then sorted in time
-    void by_rank(Scratch& S, std::vector<RItem>& items, std::vector<RItem>& out, int64_t lo, int64_t hi) {
-        out.resize(items.size());
-        std::vector<int32_t>& c = S.count;
-        c.assign(hi - lo + 1, 0);
-        for (const RItem& r : items) c[r.rank - lo + 1]++;
-        for (int64_t k = 0; k < hi - lo; ++k) c[k + 1] += c[k];
-        for (const RItem& r : items) out[c[r.rank - lo]++] = r;
-        int64_t b = 0;  // c[k] is now the end of rank lo + k
-        for (int64_t k = 0; k < hi - lo; ++k) {
-            if (c[k] - b > 1) merge_runs(out.data() + b, out.data() + c[k], S.rtmp, S.bounds);
-            b = c[k];
-        }
+    // a message reaching chip `me` over a chip link: on through another, or into the tiles at
+    // the entry tile (the border facing where it came from, in its destination tile's row or
+    // column; (0, 0) after a z hop)
+    inline void enter(Chip& C, Scratch& S, const Params& P, int64_t me, Item it) {
+        if (it.dchip != me) { S.cq[P.chip_dir(me, it.dchip)].push(it); return; }
+        const int64_t dx = P.core_x[it.dl], dy = P.core_y[it.dl];
+        const int dir = it.tgt;
+        int64_t ex = 0, ey = 0;
+        if (dir < 2) { ex = dir == 0 ? 0 : P.nx - 1; ey = dy; }
+        else if (dir < 4) { ex = dx; ey = dir == 2 ? 0 : P.ny - 1; }
+        it.tgt = pack(dx, dy, false);
+        const int32_t r = P.first_rank(ex, ey, dx, dy);
+        if (r >= 0) S.put(r, it);
+        else reached(C, S, P, me, it);
     }
 
-    struct Span { const RItem* p; const RItem* e; };
-    inline Span take(const std::vector<RItem>& v, size_t& at, int64_t r) {  // rank r's items
-        Span s{v.data() + at, v.data() + at};
-        while (at < v.size() && v[at].rank == r) ++at;
-        s.e = v.data() + at;
-        return s;
+    // everything chip `me` does before time `end` but serve its cores; messages for other chips
+    // go to S.box
+    void run_window(Chip& C, Scratch& S, const Params& P, int64_t me, int64_t end) {
+        int64_t wait_first = NEVER;
+        for (const Item& w : C.wait) S.put(w.chip, w);
+        C.wait.clear();
+        for (const Item& w : C.wait_links) S.cq[w.chip].push(w);
+        C.wait_links.clear();
+        for (const Item& m : C.inbox) enter(C, S, P, me, m);
+        C.inbox.clear();
+        const int64_t base = C.inj - P.in, inj_first = C.inj_pos;
+        while (C.inj_pos < C.inj_end && C.inj[C.inj_pos].inject < end) {
+            inject_msg(C, S, P, me, base + C.inj_pos);
+            C.inj_pos++;
+        }
+        // tile links, in rank order (a link only feeds links of higher rank)
+        LinkState* const ls = P.ls + me * P.links_per_chip;
+        for (int64_t r = S.next_busy(0); r < P.ranks; r = S.next_busy(r + 1)) {
+            S.busy[r >> 6] &= ~((uint64_t)1 << (r & 63));
+            Queue& Q = S.q[r];
+            Item* it = Q.p;
+            const size_t n = Q.n;
+            if (Q.mixed) sort_items(it, it + n);
+            const Rank R = P.rank[r];
+            const int64_t lat = R.lat, sv = P.serv, ax = R.ax, ay = R.ay;
+            LinkState& L = ls[R.link];
+            int64_t free = L.free;
+            size_t i = 0;
+            for (; i < n && it[i].when < end; ++i) {
+                const int64_t st = it[i].when > free ? it[i].when : free;
+                free = st + sv;
+                Item ni = it[i];
+                ni.when = free + lat;
+                const uint16_t g = ni.tgt;
+                const int32_t nr = P.first_rank(ax, ay, g & 127, (g >> 7) & 127);
+                if (nr >= 0) S.put(nr, ni);
+                else reached(C, S, P, me, ni);
+            }
+            L.free = free;
+            L.load += (int64_t)i;
+            if (i < n && it[i].when < wait_first) wait_first = it[i].when;
+            for (; i < n; ++i) {  // a later window
+                C.wait.push_back(it[i]);
+                C.wait.back().chip = (int32_t)r;
+            }
+            Q.clear();
+        }
+        // chip links: messages leaving this chip, passing through it, and still waiting
+        for (int d = 0; d < 6; ++d) {
+            Queue& Q = S.cq[d];
+            const size_t n = Q.n;
+            if (n == 0) continue;
+            Item* it = Q.p;
+            if (Q.mixed) sort_items(it, it + n);
+            LinkState& L = ls[P.n_tiles * 4 + d];
+            const int64_t nc = me + P.step[d];
+            std::vector<Item>& box = (*S.box)[P.owner[nc]];
+            int64_t free = L.free;
+            size_t i = 0;
+            for (; i < n && it[i].when < end; ++i) {
+                const int64_t st = it[i].when > free ? it[i].when : free;
+                free = st + P.cserv;
+                box.push_back(it[i]);
+                Item& m = box.back();
+                m.when = free + P.chop; m.chip = (int32_t)nc; m.tgt = (uint16_t)d;
+            }
+            L.free = free;
+            L.load += (int64_t)i;
+            if (i < n && it[i].when < wait_first) wait_first = it[i].when;
+            for (; i < n; ++i) {
+                C.wait_links.push_back(it[i]);
+                C.wait_links.back().chip = d;
+            }
+            Q.clear();
+        }
+        int64_t next = C.inj_pos < C.inj_end ? C.inj[C.inj_pos].inject : NEVER;
+        C.next = std::min(next, wait_first);
+        // the next window's messages, into the cache while the thread runs its other chips
+        const char* ahead = (const char*)(C.inj + C.inj_pos);
+        const int64_t ahead_n = (C.inj_pos - inj_first + 8) * 3 / 2;  // 1.5 x this window's, and more
+        const int64_t bytes = std::min<int64_t>(4096, ahead_n * (int64_t)sizeof(In));
+        for (int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(ahead + off);
     }
 
-    // each core of chip `me` handles its arrivals before `end` first come first served (later
-    // windows' arrivals come at `end` or later); the others wait in C.late
-    void serve_cores(Chip& C, Scratch& S, const Params& P, int64_t me, int64_t end) {
-        std::vector<Arr>& a = S.arrivals;
-        if (!C.late.empty()) {
-            a.insert(a.end(), C.late.begin(), C.late.end());
-            C.late.clear();
-        }
-        size_t keep = 0;
-        for (size_t i = 0; i < a.size(); ++i) {
-            if (a[i].when < end) a[keep++] = a[i];
-            else C.late.push_back(a[i]);
-        }
-        a.resize(keep);
+    // each core of chip `me` handles its arrivals first come first served
+    void serve_cores(Chip& C, Scratch& S, const Params& P, int64_t me) {
+        std::vector<Arr>& a = C.arr;
         if (a.empty()) return;
         std::vector<Arr>& g = S.arr_sorted;
         std::vector<int32_t>& c = S.count;
         c.assign(P.cpc + 1, 0);
-        for (const Arr& r : a) c[r.core - me * P.cpc + 1]++;
+        for (const Arr& r : a) c[r.core + 1]++;
         for (int64_t k = 0; k < P.cpc; ++k) c[k + 1] += c[k];
         g.resize(a.size());
-        for (const Arr& r : a) g[c[r.core - me * P.cpc]++] = r;
+        for (const Arr& r : a) g[c[r.core]++] = r;
         int32_t b = 0;
         for (int64_t k = 0; k < P.cpc; ++k) {  // c[k]: the end of core k's arrivals
             if (c[k] == b) continue;
-            if (c[k] - b > 1) merge_runs(g.data() + b, g.data() + c[k], S.arr_tmp, S.bounds);
+            sort_items(g.data() + b, g.data() + c[k]);
             int64_t* cf = &P.core_free[me * P.cpc + k];
             int64_t f = *cf;
             for (int32_t i = b; i < c[k]; ++i) {
@@ -311,197 +391,46 @@ cdef extern from *:
         a.clear();
     }
 
-    // everything chip `me` does before time `end`; messages for other chips go to S.box
-    void run_window(Chip& C, Scratch& S, const Params& P, int64_t me, int64_t end) {
-        if (!C.ready) {
-            C.free.assign(P.n_links, 0);
-            C.load.assign(P.n_links, 0);
-            C.ready = true;
-        }
-        S.start.clear(); S.turn_y.clear(); S.wait_next.clear(); S.arrivals.clear(); S.links.clear();
-        int64_t wait_first = NEVER;
-        // from other chips: on through a chip link of this chip, or into its tiles
-        for (const Move& m : C.inbox) {
-            if (m.ev.phase == 1) { S.links.push_back(m); continue; }
-            int32_t s = alloc(C);
-            C.pool[s] = m.ev;
-            int32_t r = next_rank(C, S, P, s, m.when);
-            if (r >= 0) S.start.push_back(RItem{Item{m.when, m.ev.id, s}, r, 0});
-        }
-        C.inbox.clear();
-        while (C.inj_pos < C.inj_end && C.inj[C.inj_pos].inject < end) {
-            const In& in = C.inj[C.inj_pos];
-            int32_t s;
-            int32_t r = inject_msg(C, S, P, in, me, C.inj - P.in + C.inj_pos, s);
-            if (r >= 0) S.start.push_back(RItem{Item{in.inject, in.id, s}, r, 0});
-            C.inj_pos++;
-        }
-        // tile links, in rank order
-        const int64_t ranks = P.y_end;
-        by_rank(S, S.start, S.sorted_start, 0, ranks);
-        size_t at_start = 0, at_wait = 0, at_y = 0;
-        bool y_sorted = false;
-        S.carry.clear();
-        // the next rank with work: r + 1 when items are carried on to it, else the lowest rank
-        // holding items (the turning items are sorted once the Y ranks begin)
-        auto next_busy = [&](int64_t r) -> int64_t {
-            if (!S.carry.empty()) return r + 1;
-            int64_t nxt = ranks;
-            if (at_start < S.sorted_start.size()) nxt = std::min<int64_t>(nxt, S.sorted_start[at_start].rank);
-            if (at_wait < C.wait.size()) nxt = std::min<int64_t>(nxt, C.wait[at_wait].rank);
-            if (y_sorted) {
-                if (at_y < S.sorted_y.size()) nxt = std::min<int64_t>(nxt, S.sorted_y[at_y].rank);
-            } else if (!S.turn_y.empty()) {
-                nxt = std::min<int64_t>(nxt, P.x_end);
-            }
-            return std::max<int64_t>(nxt, r + 1);
-        };
-        for (int64_t r = next_busy(-1); r < ranks; r = next_busy(r)) {
-            if (r >= P.x_end && !y_sorted) {
-                by_rank(S, S.turn_y, S.sorted_y, P.x_end, P.y_end);
-                y_sorted = true;
-            }
-            Span a = take(S.sorted_start, at_start, r), w = take(C.wait, at_wait, r);
-            Span t{nullptr, nullptr};
-            if (y_sorted) t = take(S.sorted_y, at_y, r);
-            if (S.carry.empty() && a.p == a.e && w.p == w.e && t.p == t.e) continue;
-            // this link's input in (time, id) order: the items carried on along its chain
-            // merged with those starting here, turning here and waiting from earlier windows
-            std::vector<Item>& in = S.input;
-            in.clear();
-            in.swap(S.carry);  // (S.carry is refilled below, for the next rank)
-            size_t runs = in.empty() ? 0 : 1, first_end = in.size();
-            for (const Span* sp : {&w, &a, &t}) {
-                if (sp->p == sp->e) continue;
-                for (const RItem* q = sp->p; q != sp->e; ++q) in.push_back(q->it);
-                if (++runs == 1) first_end = in.size();
-            }
-            if (runs == 2) {  // the common case: one merge into the spare buffer, which takes over
-                S.tmp.resize(in.size());
-                auto mid = in.begin() + first_end;
-                std::merge(in.begin(), mid, mid, in.end(), S.tmp.begin(), Earlier());
-                in.swap(S.tmp);
-            } else if (runs > 2) {
-                merge_runs(in.data(), in.data() + in.size(), S.tmp, S.bounds);
-            }
-            S.carry_next.clear();
-            const int64_t link = P.link_of[r];
-            const int64_t dir = link & 3;
-            const int64_t lat = dir < 2 ? P.hop_ew : P.hop_ns, sv = P.serv;
-            const bool feeds_next = r + 1 < ranks && P.chained[r + 1];
-            int64_t free = C.free[link];
-            size_t i = 0, n = in.size();
-            for (; i < n && in[i].when < end; ++i) {
-                const Item it = in[i];
-                int64_t st = it.when > free ? it.when : free;
-                free = st + sv;
-                int64_t tt = free + lat;
-                Ev& g = C.pool[it.slot];
-                if (dir == 0) g.x++; else if (dir == 1) g.x--; else if (dir == 2) g.y++; else g.y--;
-                int32_t nr = next_rank(C, S, P, it.slot, tt);
-                if (nr < 0) continue;
-                Item ni{tt, it.id, it.slot};
-                if (nr == r + 1 && feeds_next) S.carry_next.push_back(ni);
-                else S.turn_y.push_back(RItem{ni, nr, 0});
-            }
-            C.free[link] = free;
-            C.load[link] += (int32_t)i;
-            if (i < n && in[i].when < wait_first) wait_first = in[i].when;
-            for (; i < n; ++i) S.wait_next.push_back(RItem{in[i], (int32_t)r, 0});  // a later window
-            S.carry.swap(S.carry_next);
-        }
-        C.wait.assign(S.wait_next.begin(), S.wait_next.end());
-        // chip links: messages leaving this chip, passing through it, and still waiting
-        std::vector<Move>& L = S.links;
-        L.insert(L.end(), C.wait_links.begin(), C.wait_links.end());
-        C.wait_links.clear();
-        if (!L.empty()) {
-            // by direction (a stable counting sort), then in (time, id) order within each: L holds
-            // a few sorted runs (each tile link's output, the previous window's waiting messages),
-            // which merging sorts in near-linear time
-            std::vector<MKey>& K = S.keys;
-            K.resize(L.size());
-            int32_t at_dir[7] = {0, 0, 0, 0, 0, 0, 0};
-            for (const Move& m : L) at_dir[m.dir + 1]++;
-            for (int k = 0; k < 6; ++k) at_dir[k + 1] += at_dir[k];
-            const int32_t dir_end[6] = {at_dir[1], at_dir[2], at_dir[3], at_dir[4], at_dir[5], at_dir[6]};
-            for (size_t k = 0; k < L.size(); ++k)
-                K[at_dir[L[k].dir]++] = MKey{L[k].when, L[k].id, L[k].dir, (int32_t)k, 0};
-            for (int k = 0, b = 0; k < 6; b = dir_end[k++])
-                if (dir_end[k] - b > 1) merge_runs(K.data() + b, K.data() + dir_end[k], S.ktmp, S.bounds);
-            int64_t dir = -1, link = 0, free = 0;
-            for (const MKey& key : K) {
-                const Move& m0 = L[key.at];
-                if (m0.dir != dir) {
-                    if (dir >= 0) C.free[link] = free;
-                    dir = m0.dir;
-                    link = P.n_tiles * 4 + dir;
-                    free = C.free[link];
-                }
-                if (m0.when >= end) {  // a later window
-                    C.wait_links.push_back(m0);
-                    if (m0.when < wait_first) wait_first = m0.when;
-                    continue;
-                }
-                Move m = m0;
-                int64_t st = m.when > free ? m.when : free;
-                free = st + P.cserv;
-                m.when = free + P.chop;
-                C.load[link]++;
-                Ev& g = m.ev;
-                const int32_t plane = P.mx * P.my;
-                if (dir == 0) { g.chip += 1; g.cdx--; }
-                else if (dir == 1) { g.chip -= 1; g.cdx++; }
-                else if (dir == 2) { g.chip += P.mx; g.cdy--; }
-                else if (dir == 3) { g.chip -= P.mx; g.cdy++; }
-                else if (dir == 4) { g.chip += plane; g.cdz--; }
-                else { g.chip -= plane; g.cdz++; }
-                if (g.cdx == 0 && g.cdy == 0 && g.cdz == 0) {  // entering the destination chip
-                    g.x = g.enx; g.y = g.eny; g.tx = g.dx; g.ty = g.dy; g.phase = 2;
-                    m.dir = -1;
-                } else {
-                    m.dir = chip_dir(g);
-                }
-                (*S.box)[P.owner[g.chip]].push_back(m);
-            }
-            if (dir >= 0) C.free[link] = free;
-        }
-        serve_cores(C, S, P, me, end);
-        int64_t next = C.inj_pos < C.inj_end ? C.inj[C.inj_pos].inject : NEVER;
-        C.next = std::min(next, wait_first);
-    }
-
     struct Memory {  // kept from call to call: no fresh pages (and their faults) every step
         std::vector<Chip> chip;
         std::vector<In> ins;
         std::vector<Out> outs;
+        std::vector<LinkState> links;
         std::vector<Scratch> scratch;
-        std::vector<std::vector<std::vector<Move>>> boxes;
+        std::vector<std::vector<std::vector<Item>>> boxes;
     };
 
     int64_t simulate(Params& P, int64_t n, int64_t chips, int threads) {
         if (n == 0) return 0;
         static thread_local Memory M;
         // link ranks (see Params)
-        P.n_links = P.n_tiles * 4 + 6;
         P.rank_of.assign(P.n_tiles * 4, -1);
-        P.link_of.clear();
-        P.chained.clear();
-        auto add = [&](int64_t link, bool chained) {
-            P.rank_of[link] = (int32_t)P.link_of.size();
-            P.link_of.push_back((int32_t)link);
-            P.chained.push_back(chained ? 1 : 0);
+        P.rank.clear();
+        auto add = [&](int64_t x, int64_t y, int64_t dir) {
+            const int64_t link = (y * P.nx + x) * 4 + dir;
+            P.rank_of[link] = (int32_t)P.rank.size();
+            const int8_t ax = (int8_t)(x + (dir == 0) - (dir == 1));  // the tile it leads to
+            const int8_t ay = (int8_t)(y + (dir == 2) - (dir == 3));
+            P.rank.push_back(Rank{(int32_t)link, (int32_t)(dir < 2 ? P.hop_ew : P.hop_ns), ax, ay, 0, 0});
         };
         for (int64_t y = 0; y < P.ny; ++y) {
-            for (int64_t x = 0; x + 1 < P.nx; ++x) add((y * P.nx + x) * 4 + 0, x > 0);
-            for (int64_t x = P.nx - 1; x > 0; --x) add((y * P.nx + x) * 4 + 1, x < P.nx - 1);
+            for (int64_t x = 0; x + 1 < P.nx; ++x) add(x, y, 0);
+            for (int64_t x = P.nx - 1; x > 0; --x) add(x, y, 1);
         }
-        P.x_end = (int64_t)P.link_of.size();
         for (int64_t x = 0; x < P.nx; ++x) {
-            for (int64_t y = 0; y + 1 < P.ny; ++y) add((y * P.nx + x) * 4 + 2, y > 0);
-            for (int64_t y = P.ny - 1; y > 0; --y) add((y * P.nx + x) * 4 + 3, y < P.ny - 1);
+            for (int64_t y = 0; y + 1 < P.ny; ++y) add(x, y, 2);
+            for (int64_t y = P.ny - 1; y > 0; --y) add(x, y, 3);
         }
-        P.y_end = (int64_t)P.link_of.size();
+        P.ranks = (int64_t)P.rank.size();
+        P.rank5.assign(P.n_tiles * 5, -1);
+        for (int64_t k = 0; k < P.n_tiles; ++k)
+            for (int d = 0; d < 4; ++d) P.rank5[k * 5 + d] = P.rank_of[k * 4 + d];
+        P.links_per_chip = P.n_tiles * 4 + 6;
+        M.links.assign((size_t)chips * P.links_per_chip, LinkState{0, 0});
+        P.ls = M.links.data();
+        const int64_t plane = P.mx * P.my;
+        const int64_t steps[6] = {1, -1, P.mx, -P.mx, plane, -plane};
+        for (int k = 0; k < 6; ++k) P.step[k] = steps[k];
         P.cpc_shift = -1;
         for (int k = 0; k < 31; ++k) if ((int64_t)1 << k == P.cpc) P.cpc_shift = k;
         P.chip_x.resize(chips); P.chip_y.resize(chips); P.chip_z.resize(chips);
@@ -545,6 +474,8 @@ cdef extern from *:
             const int64_t lo = n * tid / nth, hi = n * (tid + 1) / nth;
             int64_t* fill = &tfill[(size_t)tid * chips];
             int64_t* hz = &thz[(size_t)tid * chips];
+            const bool pairs = chips <= 4096;
+            std::vector<uint64_t> seen(pairs ? ((size_t)chips * chips + 63) / 64 : 0, 0);
             for (int64_t m = lo; m < hi; ++m) fill[P.chip_of(P.s_core[m])]++;
             #ifdef _OPENMP
             #pragma omp barrier
@@ -566,11 +497,17 @@ cdef extern from *:
                 const int64_t sc = P.chip_of(P.s_core[m]), dc = P.chip_of(P.d_core[m]);
                 In& in = ins[fill[sc]++];
                 in.inject = P.inject[m]; in.id = (int32_t)m;
-                in.dcore = (int32_t)P.d_core[m]; in.dchip = (int32_t)dc; in.nsyn = (int32_t)P.nsyn[m];
+                in.dchip = (int32_t)dc; in.nsyn = (int32_t)P.nsyn[m];
                 in.sl = (int16_t)(P.s_core[m] - sc * P.cpc); in.dl = (int16_t)(P.d_core[m] - dc * P.cpc);
                 if (sc == dc) continue;
                 // the earliest a message can reach each chip on its way (every chip hop takes a
-                // window at least): a chip runs ahead of the window while nothing can reach it
+                // window at least): a chip runs ahead of the window while nothing can reach it;
+                // messages come in time order, so the first between two chips sets the bound
+                if (pairs) {
+                    const uint64_t k = (uint64_t)sc * chips + dc, bit = (uint64_t)1 << (k & 63);
+                    if (seen[k >> 6] & bit) continue;
+                    seen[k >> 6] |= bit;
+                }
                 int64_t c[3] = {P.chip_x[sc], P.chip_y[sc], P.chip_z[sc]};
                 const int64_t d[3] = {P.chip_x[dc], P.chip_y[dc], P.chip_z[dc]};
                 int64_t lb = P.inject[m];
@@ -609,10 +546,17 @@ cdef extern from *:
         for (int k = 0; k < nthreads; ++k)
             for (int64_t c = first[k]; c < first[k + 1]; ++c) P.owner[c] = k;
         std::vector<Scratch>& scratch = M.scratch;
-        std::vector<std::vector<std::vector<Move>>>& boxes = M.boxes;
+        std::vector<std::vector<std::vector<Item>>>& boxes = M.boxes;
         if ((int)scratch.size() < nthreads) scratch.resize(nthreads);
-        if ((int)boxes.size() != nthreads) boxes.assign(nthreads, std::vector<std::vector<Move>>(nthreads));
-        for (int k = 0; k < nthreads; ++k) scratch[k].box = &boxes[k];
+        if ((int)boxes.size() != nthreads) boxes.assign(nthreads, std::vector<std::vector<Item>>(nthreads));
+        for (int k = 0; k < nthreads; ++k) {
+            Scratch& S = scratch[k];
+            S.box = &boxes[k];
+            if ((int64_t)S.q.size() < P.ranks) S.q.resize(P.ranks);
+            for (Queue& Q : S.q) Q.reset();
+            for (Queue& Q : S.cq) Q.reset();
+            S.busy.assign((P.ranks + 63) / 64, 0);
+        }
         #ifdef _OPENMP
         #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
         #endif
@@ -635,9 +579,9 @@ cdef extern from *:
                 #pragma omp barrier
                 #endif
                 for (int k = 0; k < nthreads; ++k) {  // what other threads' chips sent to ours
-                    std::vector<Move>& box = boxes[k][tid];
-                    for (const Move& m : box) {
-                        Chip& C = chip[m.ev.chip];
+                    std::vector<Item>& box = boxes[k][tid];
+                    for (const Item& m : box) {
+                        Chip& C = chip[m.chip];
                         C.inbox.push_back(m);
                         if (m.when < C.next) C.next = m.when;
                     }
@@ -652,25 +596,21 @@ cdef extern from *:
                     for (int64_t c = 0; c < chips; ++c) t = std::min(t, chip[c].next);
                 }  // (the implicit barrier of `single`)
             }
-            for (int64_t c = lo; c < hi; ++c) {
-                if (chip[c].late.empty()) continue;
-                S.arrivals.clear();
-                serve_cores(chip[c], S, P, c, NEVER);
-            }
+            for (int64_t c = lo; c < hi; ++c) serve_cores(chip[c], S, P, c);
         }
         for (int64_t k = 0; k < 5; ++k) P.totals[k] = 0;
         for (int64_t c = 0; c < chips; ++c) {
             const Chip& C = chip[c];
             for (int64_t k = 0; k < 4; ++k) P.totals[k] += C.sums[k];
             P.totals[4] = std::max(P.totals[4], C.sums[4]);
-            if (!C.ready) continue;
+            const LinkState* ls = P.ls + c * P.links_per_chip;
             for (int64_t k = 0; k < P.n_tiles * 4; ++k) {
-                P.link_load[c * P.n_tiles * 4 + k] = C.load[k];
-                P.link_free[c * P.n_tiles * 4 + k] = C.free[k];
+                P.link_load[c * P.n_tiles * 4 + k] = ls[k].load;
+                P.link_free[c * P.n_tiles * 4 + k] = ls[k].free;
             }
             for (int64_t k = 0; k < 6; ++k) {
-                P.link_load[P.chip_link_base + c * 6 + k] = C.load[P.n_tiles * 4 + k];
-                P.link_free[P.chip_link_base + c * 6 + k] = C.free[P.n_tiles * 4 + k];
+                P.link_load[P.chip_link_base + c * 6 + k] = ls[P.n_tiles * 4 + k].load;
+                P.link_free[P.chip_link_base + c * 6 + k] = ls[P.n_tiles * 4 + k].free;
             }
         }
         if (P.per_message) {
