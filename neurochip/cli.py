@@ -326,7 +326,7 @@ def cmd_demo(args) -> int:
 
 
 def cmd_scale(args, argv) -> int:
-    from neurochip.cores.brian2_mpi import launched_by_mpiexec
+    from neurochip.cores.brian2_mpi import comm_world, launched_by_mpiexec
 
     if args.mpi and args.mpi > 1 and not launched_by_mpiexec():
         return _relaunch_under_mpi(args, argv)
@@ -359,6 +359,9 @@ def cmd_scale(args, argv) -> int:
         simulate_up_to=args.simulate_up_to,
         progress=progress,
     )
+    world = comm_world()
+    if world is not None and world.Get_rank() != 0:  # every rank has the records; one writes
+        return 0
     out = Path(args.output or f"out/scale-{args.mode}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(records, indent=1))

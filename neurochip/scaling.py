@@ -77,7 +77,7 @@ def run_point(
 ) -> dict:
     from neurochip.allocators import Greedy
     from neurochip.compiler import compile_network
-    from neurochip.simulator import Simulator
+    from neurochip.cores.brian2_mpi import comm_world
 
     t0 = time.perf_counter()
     net = scaling_network(n, local=local, group=per_chip, seed=seed)
@@ -85,13 +85,38 @@ def run_point(
     alloc = Greedy(cores_per_chip=-(-cores // chips)) if allocator == "greedy" else allocator
     program = compile_network(net, board=board, allocator=alloc, limits="report")
     compile_s = time.perf_counter() - t0
-    with Simulator(program, backend=backend, seed=seed, router=True) as sim:
+    # under mpiexec, ranks step whole chips: a point on fewer chips than ranks runs on the first
+    # ones, and the others receive its record
+    world, comm = comm_world(), None
+    if world is not None:
+        ranks = min(world.Get_size(), program.n_chips_used)
+        comm = world.Split(0 if world.Get_rank() < ranks else 1, world.Get_rank())
+        if world.Get_rank() >= ranks:
+            comm.Free()
+            return world.bcast(None, root=0)
+    record = None
+    try:
+        record = _simulate_point(program, n, steps, backend, seed, compile_s, comm)
+    finally:
+        if world is not None:
+            comm.Free()
+            # (an exception has aborted every rank through the MPI hook before this could hang)
+            record = world.bcast(record, root=0)
+    return record
+
+
+def _simulate_point(program, n, steps, backend, seed, compile_s, comm) -> dict:
+    from neurochip.simulator import Simulator
+
+    with Simulator(program, backend=backend, seed=seed, router=True, comm=comm) as sim:
         sim.run(steps)
         res = sim.results
         run_s, build_s = sim.run_s, sim.build_s
+        ranks = sim.comm.Get_size() if sim.comm is not None else 1
     t = res.router.totals()
     counts = res.spike_counts["neurons"]
     return {
+        "mpi_ranks": ranks,
         "compartments": n,
         "chips": int(program.n_chips_used),
         "cores": int(program.n_cores),

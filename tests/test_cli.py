@@ -139,6 +139,19 @@ def test_run_over_mpi_from_the_cli(netfile, tmp_path):
     np.testing.assert_array_equal(a["spikes"].index, b["spikes"].index)
 
 
+@pytest.mark.mpi
+def test_scale_over_mpi_runs_small_points_on_the_ranks_they_can_use(tmp_path):
+    pytest.importorskip("mpi4py")
+    args = ("scale", "--mode", "strong", "--chips", "1,2", "--compartments", 2048, "--steps", 30, "--json")
+    one = json.loads(cli(*args, "-o", tmp_path / "a.json").stdout)["points"]
+    two = json.loads(cli(*args, "--mpi", 2, "-o", tmp_path / "b.json").stdout)["points"]
+    assert [p["mpi_ranks"] for p in two] == [1, 2] and [p["mpi_ranks"] for p in one] == [1, 1]
+    for a, b in zip(one, two, strict=True):  # the same dynamics and router statistics
+        for key in ("chips", "spikes", "modeled_step_us", "max_link_load", "inter_chip_share"):
+            assert a[key] == b[key], key
+    assert json.loads((tmp_path / "b.json").read_text()) == two
+
+
 def test_scale_weak_and_strong(tmp_path):
     d = json.loads(
         cli(
