@@ -106,28 +106,19 @@ cdef extern from *:
     }
 
     struct Queue {              // the messages at one link in this window
-        Item* p = nullptr;      // -> store
-        uint32_t n = 0, cap = 0;
+        std::vector<Item> v;
         bool mixed = false;     // not in (time, id) order
         int64_t last_when = std::numeric_limits<int64_t>::min();
         int32_t last_id = 0;
-        std::vector<Item> store;
         inline void push(const Item& x) {
             mixed |= (x.when < last_when) | ((x.when == last_when) & (x.id < last_id));
             last_when = x.when;
             last_id = x.id;
-            if (n == cap) grow();
-            p[n++] = x;
+            v.push_back(x);
         }
-        inline void clear() { n = 0; mixed = false; last_when = std::numeric_limits<int64_t>::min(); }
-        void grow() {
-            store.resize(cap ? 2 * (size_t)cap : 16);
-            p = store.data();
-            cap = (uint32_t)store.size();
-        }
-        void reset() { clear(); p = store.data(); cap = (uint32_t)store.size(); }
+        inline void clear() { v.clear(); mixed = false; last_when = std::numeric_limits<int64_t>::min(); }
     };
-    struct Rank { int32_t link, lat; int8_t ax, ay, pad0, pad1; };  // a tile link, by rank
+    struct Rank { int32_t link, lat; int8_t ax, ay; };  // a tile link, by rank
     struct LinkState { int64_t free, load; };
 
     struct Params {
@@ -144,7 +135,7 @@ cdef extern from *:
         // chains descending in x), then Y links (north ascending, south descending in y); a
         // link's rank is above those of every link feeding it
         int64_t ranks, links_per_chip;
-        std::vector<int32_t> rank_of, rank5;  // rank5: per tile and direction, -1 for none
+        std::vector<int32_t> rank5;         // per tile and direction (4: none): the link's rank, or -1
         std::vector<Rank> rank;             // per rank: the link, its latency, the tile it leads to
         LinkState* ls;                      // per chip, per link (tile links, then chip links)
         std::vector<int8_t> core_x, core_y; // per core of a chip: its tile
@@ -299,8 +290,8 @@ cdef extern from *:
         for (int64_t r = S.next_busy(0); r < P.ranks; r = S.next_busy(r + 1)) {
             S.busy[r >> 6] &= ~((uint64_t)1 << (r & 63));
             Queue& Q = S.q[r];
-            Item* it = Q.p;
-            const size_t n = Q.n;
+            Item* it = Q.v.data();
+            const size_t n = Q.v.size();
             if (Q.mixed) sort_items(it, it + n);
             const Rank R = P.rank[r];
             const int64_t lat = R.lat, sv = P.serv, ax = R.ax, ay = R.ay;
@@ -329,9 +320,9 @@ cdef extern from *:
         // chip links: messages leaving this chip, passing through it, and still waiting
         for (int d = 0; d < 6; ++d) {
             Queue& Q = S.cq[d];
-            const size_t n = Q.n;
+            const size_t n = Q.v.size();
             if (n == 0) continue;
-            Item* it = Q.p;
+            Item* it = Q.v.data();
             if (Q.mixed) sort_items(it, it + n);
             LinkState& L = ls[P.n_tiles * 4 + d];
             const int64_t nc = me + P.step[d];
@@ -404,14 +395,14 @@ cdef extern from *:
         if (n == 0) return 0;
         static thread_local Memory M;
         // link ranks (see Params)
-        P.rank_of.assign(P.n_tiles * 4, -1);
+        P.rank5.assign(P.n_tiles * 5, -1);
         P.rank.clear();
         auto add = [&](int64_t x, int64_t y, int64_t dir) {
-            const int64_t link = (y * P.nx + x) * 4 + dir;
-            P.rank_of[link] = (int32_t)P.rank.size();
+            const int64_t tile = y * P.nx + x, link = tile * 4 + dir;
+            P.rank5[tile * 5 + dir] = (int32_t)P.rank.size();
             const int8_t ax = (int8_t)(x + (dir == 0) - (dir == 1));  // the tile it leads to
             const int8_t ay = (int8_t)(y + (dir == 2) - (dir == 3));
-            P.rank.push_back(Rank{(int32_t)link, (int32_t)(dir < 2 ? P.hop_ew : P.hop_ns), ax, ay, 0, 0});
+            P.rank.push_back(Rank{(int32_t)link, (int32_t)(dir < 2 ? P.hop_ew : P.hop_ns), ax, ay});
         };
         for (int64_t y = 0; y < P.ny; ++y) {
             for (int64_t x = 0; x + 1 < P.nx; ++x) add(x, y, 0);
@@ -422,9 +413,6 @@ cdef extern from *:
             for (int64_t y = P.ny - 1; y > 0; --y) add(x, y, 3);
         }
         P.ranks = (int64_t)P.rank.size();
-        P.rank5.assign(P.n_tiles * 5, -1);
-        for (int64_t k = 0; k < P.n_tiles; ++k)
-            for (int d = 0; d < 4; ++d) P.rank5[k * 5 + d] = P.rank_of[k * 4 + d];
         P.links_per_chip = P.n_tiles * 4 + 6;
         M.links.assign((size_t)chips * P.links_per_chip, LinkState{0, 0});
         P.ls = M.links.data();
@@ -553,8 +541,6 @@ cdef extern from *:
             Scratch& S = scratch[k];
             S.box = &boxes[k];
             if ((int64_t)S.q.size() < P.ranks) S.q.resize(P.ranks);
-            for (Queue& Q : S.q) Q.reset();
-            for (Queue& Q : S.cq) Q.reset();
             S.busy.assign((P.ranks + 63) / 64, 0);
         }
         #ifdef _OPENMP
