@@ -77,7 +77,7 @@ def run_point(
 ) -> dict:
     from neurochip.allocators import Greedy
     from neurochip.compiler import compile_network
-    from neurochip.cores.brian2_mpi import comm_world
+    from neurochip.cores.brian2_mpi import abort_on_uncaught_exception, comm_world
 
     t0 = time.perf_counter()
     net = scaling_network(n, local=local, group=per_chip, seed=seed)
@@ -87,22 +87,16 @@ def run_point(
     compile_s = time.perf_counter() - t0
     # under mpiexec, ranks step whole chips: a point on fewer chips than ranks runs on the first
     # ones, and the others receive its record
-    world, comm = comm_world(), None
-    if world is not None:
-        ranks = min(world.Get_size(), program.n_chips_used)
-        comm = world.Split(0 if world.Get_rank() < ranks else 1, world.Get_rank())
-        if world.Get_rank() >= ranks:
-            comm.Free()
-            return world.bcast(None, root=0)
-    record = None
-    try:
-        record = _simulate_point(program, n, steps, backend, seed, compile_s, comm)
-    finally:
-        if world is not None:
-            comm.Free()
-            # (an exception has aborted every rank through the MPI hook before this could hang)
-            record = world.bcast(record, root=0)
-    return record
+    world = comm_world()
+    if world is None:
+        return _simulate_point(program, n, steps, backend, seed, compile_s, None)
+    abort_on_uncaught_exception()  # an error on a rank running the point stops those waiting for it
+    ranks = min(world.Get_size(), program.n_chips_used)
+    runs = world.Get_rank() < ranks
+    comm = world.Split(0 if runs else 1, world.Get_rank())
+    record = _simulate_point(program, n, steps, backend, seed, compile_s, comm) if runs else None
+    comm.Free()
+    return world.bcast(record, root=0)
 
 
 def _simulate_point(program, n, steps, backend, seed, compile_s, comm) -> dict:
