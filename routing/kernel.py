@@ -32,16 +32,23 @@ can reach before some time (its *horizon*, from walking the dimension-order
 path of the first message between each pair of chips at the earliest) runs
 ahead up to it.
 
-Within a window a chip serves its tile links in topological order of the
-dimension-order paths (east links west to east, west links east to west, then
-north and south likewise): every message a link serves came from an earlier
-link in that order, so each link sees its whole window's arrivals, sorted by
-(time, message id), before it serves any - the first-come-first-served order
-a global event queue would give. Messages that arrive at or after the window's
-end wait for the next one. Each link's arrivals gather in a queue of the
-thread running the chip (queues with messages are marked in a bit set, and
-visited in rank order); a message carries what its path needs (destination
-chip and core, the tile it heads for), so a hop reads no per-message table.
+Within a window a chip serves its tile links chain by chain: a chain is the
+links of one row going east or west, or of one column going north or south. A
+message takes at most one row chain and then one column chain, so serving all
+row chains before the column chains serves every link after all links feeding
+it, and each link sees its whole window's arrivals before it serves any.
+Messages that arrive at a link at or after the window's end wait there for the
+next window. Tile links are rarely busy (one service time is 0.29 ns, a hop
+4-6.5 ns), so a chain is first served by a fast pass that assumes no message
+waits: each takes every link at its own time. That is exact when, at every
+link, no two messages come within one service time of each other and none
+comes before the link is free from an earlier window; all messages of a chain
+move at the same speed, so two that share a link keep their time difference on
+every link they share, and the check is made once per pair. If it fails, the
+chain is served link by link in (time, message id) order - the
+first-come-first-served order a global event queue would give. A message
+carries what its path needs (destination chip and core, the tile it heads
+for), so a hop reads no per-message table.
 Cores serve their arrivals after the last window, each in (time, id) order:
 nothing a core does feeds back into the network.
 """
@@ -105,7 +112,7 @@ cdef extern from *:
         }
     }
 
-    struct Queue {              // the messages at one link in this window
+    struct Queue {              // the messages entering one chain (or chip link) in this window
         std::vector<Item> v;
         bool mixed = false;     // not in (time, id) order
         int64_t last_when = std::numeric_limits<int64_t>::min();
@@ -118,12 +125,18 @@ cdef extern from *:
         }
         inline void clear() { v.clear(); mixed = false; last_when = std::numeric_limits<int64_t>::min(); }
     };
-    struct Rank { int32_t link, lat; int8_t ax, ay; };  // a tile link, by rank
-    struct LinkState { int64_t free, load; };
+    // a chain: the tile links of one row going east or west, or of one column going north or
+    // south, numbered k = 0, 1, ... along the direction of travel (link k leads from the chain's
+    // k-th tile to the next one)
+    // its links' state: when each is free again (at base + k) and how many messages it served
+    // (at base + width + k); h: one hop without queueing
+    struct Chain { int32_t base, width, len; int64_t lat, h; };
+    typedef int64_t v8 __attribute__((vector_size(64)));  // a chain of up to 8 links
 
     struct Params {
         int64_t nx, ny, cpt, cpc, mx, my, mz, n_tiles, chip_link_base;
         int64_t hop_ew, hop_ns, serv, chop, cserv, in_tile, syn_op, window;
+        int64_t h_ew, h_ns;  // a tile hop without queueing: service and latency
         const int64_t *s_core, *d_core, *nsyn, *inject;
         int64_t *arrive, *done, *link_load, *core_free, *link_free;
         int32_t *hops, *ew, *ns, *chops;
@@ -131,25 +144,20 @@ cdef extern from *:
         int per_message;    // write arrive, done, hops, ew, ns, chip hops per message
         const In* in;       // the messages grouped by source chip
         Out* out;           // per message results, in the same order
-        // a chip's tile links are served in rank order: X links (east chains ascending, west
-        // chains descending in x), then Y links (north ascending, south descending in y); a
-        // link's rank is above those of every link feeding it
-        int64_t ranks, links_per_chip;
-        std::vector<int32_t> rank5;         // per tile and direction (4: none): the link's rank, or -1
-        std::vector<Rank> rank;             // per rank: the link, its latency, the tile it leads to
-        LinkState* ls;                      // per chip, per link (tile links, then chip links)
+        // chains 0 .. 2 ny - 1: row y east (2 y) and west (2 y + 1); then column x north
+        // (2 ny + 2 x) and south (2 ny + 2 x + 1). A message takes at most one X chain, then
+        // at most one Y chain, so serving the chains in this order serves every link after all
+        // of the links feeding it.
+        int64_t chains;
+        std::vector<Chain> chain;
+        int64_t* lk;                        // per chip: its chains' link state, then its chip
+        int64_t lk_per_chip, clink;         // links' (free at clink + d, load at clink + 6 + d)
         std::vector<int8_t> core_x, core_y; // per core of a chip: its tile
         std::vector<int16_t> chip_x, chip_y, chip_z;  // per chip: where it is on the board
         std::vector<int32_t> owner;         // per chip: the thread that runs it
         int64_t step[6];                    // chip number change of a chip hop, per direction
         int cpc_shift;                      // cores per chip = 2**cpc_shift, or -1
         inline int64_t chip_of(int64_t core) const { return cpc_shift >= 0 ? core >> cpc_shift : core / cpc; }
-        // the tile link a message at tile (x, y) takes toward (tx, ty), or -1 there
-        inline int32_t first_rank(int64_t x, int64_t y, int64_t tx, int64_t ty) const {
-            const int64_t hx = x != tx, hy = y != ty;
-            const int64_t dir = hx ? (int64_t)(tx < x) : (hy ? 2 + (int64_t)(ty < y) : 4);
-            return rank5[(y * nx + x) * 5 + dir];
-        }
         // the chip link a message on chip c takes toward chip d (dimension order)
         inline int32_t chip_dir(int64_t c, int64_t d) const {
             if (chip_x[c] != chip_x[d]) return chip_x[c] < chip_x[d] ? 0 : 1;
@@ -159,17 +167,20 @@ cdef extern from *:
     };
 
     struct Scratch {                        // a thread's working space, whichever chip it runs
-        std::vector<Queue> q;               // per tile link rank
-        std::vector<uint64_t> busy;         // per tile link rank: a bit when its queue has items
+        std::vector<std::vector<Item>> q;   // per chain: the messages entering it
+        std::vector<uint64_t> busy;         // per chain: a bit when its queue has items
         Queue cq[6];                        // per chip link
+        std::vector<int64_t> snap;          // a chain's link state before its fast pass
+        std::vector<int32_t> stop;          // per message of a chain: where the fast pass left it
+        std::vector<Item> cur, nxt;         // the exact pass: messages at a link, and at the next
         std::vector<Arr> arr_sorted;
         std::vector<int32_t> count;
         std::vector<std::vector<Item>>* box;  // messages for other chips, per receiving thread
-        inline void put(int32_t r, const Item& x) {
-            q[r].push(x);
-            busy[r >> 6] |= (uint64_t)1 << (r & 63);
+        inline void put(int32_t c, const Item& x) {
+            q[c].push_back(x);
+            busy[c >> 6] |= (uint64_t)1 << (c & 63);
         }
-        inline int64_t next_busy(int64_t from) const {  // the lowest busy rank >= from
+        inline int64_t next_busy(int64_t from) const {  // the lowest busy chain >= from
             const int64_t nw = (int64_t)busy.size();
             int64_t k = from >> 6;
             if (k >= nw) return NEVER;
@@ -202,21 +213,50 @@ cdef extern from *:
     inline uint16_t pack(int64_t x, int64_t y, bool exit) {
         return (uint16_t)(x | (y << 7) | (exit ? EXIT : 0));
     }
+    // a message in a chain: `when` is its time at the chain's link 0 had it travelled the whole
+    // chain without queueing (its time at link k is when + k h); `chip` holds the chain, the
+    // link it enters at (k0) and the one it leaves after (k1 - 1)
+    inline int32_t chain_tag(int64_t c, int64_t k0, int64_t k1) {
+        return (int32_t)(k0 | (k1 << 8) | (c << 16));
+    }
+    inline int64_t tag_k0(int32_t t) { return t & 255; }
+    inline int64_t tag_k1(int32_t t) { return (t >> 8) & 255; }
+    inline int64_t tag_chain(int32_t t) { return t >> 16; }
 
-    // message `it` at its target tile on chip `me` at it.when: into a chip link, or to its core
-    inline void reached(Chip& C, Scratch& S, const Params& P, int64_t me, const Item& it) {
+    // message `it` at its target tile on chip `me` at time t: into a chip link, or to its core
+    inline void reached(Chip& C, Scratch& S, const Params& P, int64_t me, Item it, int64_t t) {
+        it.when = t;
         if (it.tgt & EXIT) {
             S.cq[P.chip_dir(me, it.dchip)].push(it);
             return;
         }
-        const int64_t arrive = it.when + P.in_tile;
+        const int64_t arrive = t + P.in_tile;
         C.arr.push_back(Arr{arrive, it.id, it.pos, it.nsyn, it.dl});
         if (P.per_message) P.out[it.pos].arrive = arrive;
         if (arrive > C.sums[4]) C.sums[4] = arrive;
     }
 
-    // a message leaving its core on chip `me`: its path's hop counts in closed form, its target
-    // tile, its first link
+    // message `it` at tile (x, y) at time t, on its way to its target tile: into its X chain if
+    // it has x hops left, else its Y chain, else it is there
+    inline void route(Chip& C, Scratch& S, const Params& P, int64_t me, Item it,
+                      int64_t x, int64_t y, int64_t t) {
+        const int64_t tx = it.tgt & 127, ty = (it.tgt >> 7) & 127;
+        const bool hx = x != tx;
+        if (!hx && y == ty) {
+            reached(C, S, P, me, it, t);
+            return;
+        }
+        // along its row (east or west), or else its column (north or south)
+        const int64_t a = hx ? x : y, b = hx ? tx : ty, len = hx ? P.nx - 1 : P.ny - 1;
+        const bool back = b < a;
+        const int64_t c = (hx ? 2 * y : 2 * P.ny + 2 * x) + back;
+        const int64_t k0 = back ? len - a : a, k1 = back ? len - b : b;
+        it.when = t - k0 * (hx ? P.h_ew : P.h_ns);
+        it.chip = chain_tag(c, k0, k1);
+        S.put((int32_t)c, it);
+    }
+
+    // a message leaving its core on chip `me`: its path's hop counts in closed form, its target tile
     inline void inject_msg(Chip& C, Scratch& S, const Params& P, int64_t me, int64_t pos) {
         const In& in = P.in[pos];
         const int64_t dc = in.dchip;
@@ -249,9 +289,7 @@ cdef extern from *:
             o.hops = (int32_t)(ewh + nsh + ch);
         }
         const Item it{in.inject, in.id, (int32_t)pos, in.dchip, in.nsyn, 0, in.dl, pack(tx, ty, exit)};
-        const int32_t r = P.first_rank(x, y, tx, ty);
-        if (r >= 0) S.put(r, it);
-        else reached(C, S, P, me, it);
+        route(C, S, P, me, it, x, y, in.inject);
     }
 
     // a message reaching chip `me` over a chip link: on through another, or into the tiles at
@@ -265,16 +303,167 @@ cdef extern from *:
         if (dir < 2) { ex = dir == 0 ? 0 : P.nx - 1; ey = dy; }
         else if (dir < 4) { ex = dx; ey = dir == 2 ? 0 : P.ny - 1; }
         it.tgt = pack(dx, dy, false);
-        const int32_t r = P.first_rank(ex, ey, dx, dy);
-        if (r >= 0) S.put(r, it);
-        else reached(C, S, P, me, it);
+        route(C, S, P, me, it, ex, ey, it.when);
+    }
+
+    // where a message leaving chain c after its link k1 - 1 is: on (row, tx) after an X chain
+    inline void leave_chain(Chip& C, Scratch& S, const Params& P, int64_t me, const Item& it,
+                            int64_t c, int64_t t) {
+        if (c < 2 * P.ny) route(C, S, P, me, it, it.tgt & 127, c >> 1, t);
+        else reached(C, S, P, me, it, t);
+    }
+
+    // the fast pass over a chain of at most 8 links with at most 16 messages, in any order:
+    // no message waits for another if none comes to a link before it is free from an earlier
+    // window, and no two on a common link come within one service time of each other
+    inline bool fast_small(Item* it, int64_t n, int32_t* stop, const Chain& K, int64_t* F,
+                           int64_t sv, int64_t end) {
+        const v8 iota = {0, 1, 2, 3, 4, 5, 6, 7};
+        const int64_t h = K.h;
+        v8 f0, ld;
+        __builtin_memcpy(&f0, F, sizeof(v8));
+        __builtin_memcpy(&ld, F + K.width, sizeof(v8));
+        v8 nf = f0, bad = iota - iota;
+        v8 tau[2] = {bad, bad}, msk[2] = {bad, bad};
+        for (int64_t i = 0; i < n; ++i) {
+            const int64_t t0 = it[i].when, k0 = tag_k0(it[i].chip), k1 = tag_k1(it[i].chip);
+            int64_t s = k1;
+            if (t0 + (k1 - 1) * h >= end) {  // stops at the window's end
+                s = k0;
+                while (s < k1 && t0 + s * h < end) ++s;
+            }
+            stop[i] = (int32_t)s;
+            tau[i >> 3][i & 7] = t0;
+            msk[i >> 3][i & 7] = ((int64_t)1 << s) - ((int64_t)1 << k0);
+            const v8 cover = (iota >= k0) & (iota < s);
+            const v8 t = t0 + iota * h, tf = t + sv;
+            bad |= cover & (t < f0);
+            const v8 up = cover & (tf > nf);
+            nf = (up & tf) | (~up & nf);
+            ld -= cover;
+        }
+        for (int64_t i = 1; i < n; ++i) {
+            const int64_t ti = tau[i >> 3][i & 7], mi = msk[i >> 3][i & 7];
+            for (int64_t half = 0; half <= (i - 1) >> 3; ++half) {
+                const v8 d = tau[half] - ti;
+                bad |= ((msk[half] & mi) != 0) & (d < sv) & (d > -sv) & (iota + half * 8 < i);
+            }
+        }
+        int64_t any = 0;
+        for (int k = 0; k < 8; ++k) any |= bad[k];
+        if (any) return false;
+        __builtin_memcpy(F, &nf, sizeof(v8));
+        __builtin_memcpy(F + K.width, &ld, sizeof(v8));
+        return true;
+    }
+
+    // the fast pass over any chain, in (time, id) order: each message takes its links at its
+    // times, unless one comes to a link before it is free (then the links are put back)
+    inline bool fast_sorted(Scratch& S, Item* it, int64_t n, int32_t* stop, const Chain& K,
+                            int64_t* F, int64_t sv, int64_t end) {
+        sort_items(it, it + n);
+        int64_t* D = F + K.width;
+        S.snap.assign(F, F + 2 * K.width);
+        const int64_t h = K.h;
+        for (int64_t i = 0; i < n; ++i) {
+            const int64_t k0 = tag_k0(it[i].chip), k1 = tag_k1(it[i].chip);
+            int64_t t = it[i].when + k0 * h, k = k0;
+            for (; k < k1 && t < end; ++k, t += h) {
+                if (t < F[k]) {
+                    std::copy(S.snap.begin(), S.snap.end(), F);
+                    return false;
+                }
+                F[k] = t + sv;
+                D[k]++;
+            }
+            stop[i] = (int32_t)k;
+        }
+        return true;
+    }
+
+    // chain c's messages of this window (before `end`) on chip `me`. Tile links are rarely busy,
+    // so first a fast pass assumes no message waits for another: each takes every link at its
+    // time without queueing, which holds if none comes to a link within one service time of
+    // another or before the link is free from an earlier window. If that fails, the chain is
+    // served exactly, link by link.
+    void serve_chain(Chip& C, Scratch& S, const Params& P, int64_t me, int64_t c, int64_t end, int64_t* lk) {
+        std::vector<Item>& Q = S.q[c];
+        Item* it = Q.data();
+        const int64_t n = (int64_t)Q.size();
+        const Chain K = P.chain[c];
+        int64_t* F = lk + K.base;
+        int64_t* D = F + K.width;
+        const int64_t h = K.h, sv = P.serv;
+        if ((int64_t)S.stop.size() < n) S.stop.resize(n);
+        int32_t* stop = S.stop.data();
+        const bool ok = K.len <= 8 && n <= 16 ? fast_small(it, n, stop, K, F, sv, end)
+                                              : fast_sorted(S, it, n, stop, K, F, sv, end);
+        if (ok) {
+            for (int64_t i = 0; i < n; ++i) {
+                const int64_t k = stop[i];
+                if (k < tag_k1(it[i].chip)) {  // at link k at or after the window's end
+                    C.wait.push_back(it[i]);
+                    C.wait.back().chip = chain_tag(c, k, tag_k1(it[i].chip));
+                } else {
+                    leave_chain(C, S, P, me, it[i], c, it[i].when + k * h);
+                }
+            }
+            Q.clear();
+            return;
+        }
+        // exact: link by link, the messages arriving from the previous link (in time order, as
+        // a link's departures are) merged with those entering at this one
+        std::sort(it, it + n, [](const Item& a, const Item& b) {
+            const int64_t ka = tag_k0(a.chip), kb = tag_k0(b.chip);
+            return ka < kb || (ka == kb && earlier(a, b));
+        });
+        std::vector<Item>& cur = S.cur;
+        std::vector<Item>& nxt = S.nxt;
+        cur.clear();
+        int64_t j = 0;
+        for (int64_t k = 0; k < K.len; ++k) {
+            if (cur.empty()) {
+                if (j == n) break;
+                if (tag_k0(it[j].chip) > k) k = tag_k0(it[j].chip);
+            }
+            int64_t j1 = j;
+            while (j1 < n && tag_k0(it[j1].chip) == k) {
+                it[j1].when += k * h;  // its time at link k
+                ++j1;
+            }
+            int64_t free = F[k], served = 0;
+            size_t a = 0;
+            nxt.clear();
+            while (a < cur.size() || j < j1) {
+                Item m;
+                if (j == j1 || (a < cur.size() && earlier(cur[a], it[j]))) m = cur[a++];
+                else m = it[j++];
+                if (m.when >= end) {  // waits at link k
+                    const int64_t k1 = tag_k1(m.chip);
+                    m.chip = chain_tag(c, k, k1);
+                    m.when -= k * h;
+                    C.wait.push_back(m);
+                    continue;
+                }
+                const int64_t st = m.when > free ? m.when : free;
+                free = st + sv;
+                served++;
+                const int64_t t = free + K.lat;
+                if (k + 1 == tag_k1(m.chip)) leave_chain(C, S, P, me, m, c, t);
+                else { m.when = t; nxt.push_back(m); }
+            }
+            F[k] = free;
+            D[k] += served;
+            cur.swap(nxt);
+        }
+        Q.clear();
     }
 
     // everything chip `me` does before time `end` but serve its cores; messages for other chips
     // go to S.box
     void run_window(Chip& C, Scratch& S, const Params& P, int64_t me, int64_t end) {
         int64_t wait_first = NEVER;
-        for (const Item& w : C.wait) S.put(w.chip, w);
+        for (const Item& w : C.wait) S.put((int32_t)tag_chain(w.chip), w);
         C.wait.clear();
         for (const Item& w : C.wait_links) S.cq[w.chip].push(w);
         C.wait_links.clear();
@@ -285,37 +474,15 @@ cdef extern from *:
             inject_msg(C, S, P, me, base + C.inj_pos);
             C.inj_pos++;
         }
-        // tile links, in rank order (a link only feeds links of higher rank)
-        LinkState* const ls = P.ls + me * P.links_per_chip;
-        for (int64_t r = S.next_busy(0); r < P.ranks; r = S.next_busy(r + 1)) {
-            S.busy[r >> 6] &= ~((uint64_t)1 << (r & 63));
-            Queue& Q = S.q[r];
-            Item* it = Q.v.data();
-            const size_t n = Q.v.size();
-            if (Q.mixed) sort_items(it, it + n);
-            const Rank R = P.rank[r];
-            const int64_t lat = R.lat, sv = P.serv, ax = R.ax, ay = R.ay;
-            LinkState& L = ls[R.link];
-            int64_t free = L.free;
-            size_t i = 0;
-            for (; i < n && it[i].when < end; ++i) {
-                const int64_t st = it[i].when > free ? it[i].when : free;
-                free = st + sv;
-                Item ni = it[i];
-                ni.when = free + lat;
-                const uint16_t g = ni.tgt;
-                const int32_t nr = P.first_rank(ax, ay, g & 127, (g >> 7) & 127);
-                if (nr >= 0) S.put(nr, ni);
-                else reached(C, S, P, me, ni);
-            }
-            L.free = free;
-            L.load += (int64_t)i;
-            if (i < n && it[i].when < wait_first) wait_first = it[i].when;
-            for (; i < n; ++i) {  // a later window
-                C.wait.push_back(it[i]);
-                C.wait.back().chip = (int32_t)r;
-            }
-            Q.clear();
+        // tile links, chain by chain (X chains feed Y chains)
+        int64_t* const lk = P.lk + me * P.lk_per_chip;
+        for (int64_t c = S.next_busy(0); c < P.chains; c = S.next_busy(c + 1)) {
+            S.busy[c >> 6] &= ~((uint64_t)1 << (c & 63));
+            serve_chain(C, S, P, me, c, end, lk);
+        }
+        for (const Item& w : C.wait) {
+            const int64_t t = w.when + tag_k0(w.chip) * P.chain[tag_chain(w.chip)].h;
+            if (t < wait_first) wait_first = t;
         }
         // chip links: messages leaving this chip, passing through it, and still waiting
         for (int d = 0; d < 6; ++d) {
@@ -324,10 +491,10 @@ cdef extern from *:
             if (n == 0) continue;
             Item* it = Q.v.data();
             if (Q.mixed) sort_items(it, it + n);
-            LinkState& L = ls[P.n_tiles * 4 + d];
+            int64_t* const lf = lk + P.clink + d;  // free; load 6 further
             const int64_t nc = me + P.step[d];
             std::vector<Item>& box = (*S.box)[P.owner[nc]];
-            int64_t free = L.free;
+            int64_t free = *lf;
             size_t i = 0;
             for (; i < n && it[i].when < end; ++i) {
                 const int64_t st = it[i].when > free ? it[i].when : free;
@@ -336,8 +503,8 @@ cdef extern from *:
                 Item& m = box.back();
                 m.when = free + P.chop; m.chip = (int32_t)nc; m.tgt = (uint16_t)d;
             }
-            L.free = free;
-            L.load += (int64_t)i;
+            *lf = free;
+            lf[6] += (int64_t)i;
             if (i < n && it[i].when < wait_first) wait_first = it[i].when;
             for (; i < n; ++i) {
                 C.wait_links.push_back(it[i]);
@@ -386,7 +553,7 @@ cdef extern from *:
         std::vector<Chip> chip;
         std::vector<In> ins;
         std::vector<Out> outs;
-        std::vector<LinkState> links;
+        std::vector<int64_t> links;
         std::vector<Scratch> scratch;
         std::vector<std::vector<std::vector<Item>>> boxes;
     };
@@ -394,28 +561,23 @@ cdef extern from *:
     int64_t simulate(Params& P, int64_t n, int64_t chips, int threads) {
         if (n == 0) return 0;
         static thread_local Memory M;
-        // link ranks (see Params)
-        P.rank5.assign(P.n_tiles * 5, -1);
-        P.rank.clear();
-        auto add = [&](int64_t x, int64_t y, int64_t dir) {
-            const int64_t tile = y * P.nx + x, link = tile * 4 + dir;
-            P.rank5[tile * 5 + dir] = (int32_t)P.rank.size();
-            const int8_t ax = (int8_t)(x + (dir == 0) - (dir == 1));  // the tile it leads to
-            const int8_t ay = (int8_t)(y + (dir == 2) - (dir == 3));
-            P.rank.push_back(Rank{(int32_t)link, (int32_t)(dir < 2 ? P.hop_ew : P.hop_ns), ax, ay});
-        };
-        for (int64_t y = 0; y < P.ny; ++y) {
-            for (int64_t x = 0; x + 1 < P.nx; ++x) add(x, y, 0);
-            for (int64_t x = P.nx - 1; x > 0; --x) add(x, y, 1);
+        // chains (see Params) and where their links are
+        P.h_ew = P.hop_ew + P.serv;
+        P.h_ns = P.hop_ns + P.serv;
+        P.chains = 2 * P.ny + 2 * P.nx;
+        P.chain.clear();
+        int64_t at = 0;
+        for (int64_t c = 0; c < P.chains; ++c) {
+            const bool xc = c < 2 * P.ny;
+            const int64_t len = (xc ? P.nx : P.ny) - 1, width = (len + 7) / 8 * 8;
+            const int64_t lat = xc ? P.hop_ew : P.hop_ns;
+            P.chain.push_back(Chain{(int32_t)at, (int32_t)width, (int32_t)len, lat, lat + P.serv});
+            at += 2 * width;
         }
-        for (int64_t x = 0; x < P.nx; ++x) {
-            for (int64_t y = 0; y + 1 < P.ny; ++y) add(x, y, 2);
-            for (int64_t y = P.ny - 1; y > 0; --y) add(x, y, 3);
-        }
-        P.ranks = (int64_t)P.rank.size();
-        P.links_per_chip = P.n_tiles * 4 + 6;
-        M.links.assign((size_t)chips * P.links_per_chip, LinkState{0, 0});
-        P.ls = M.links.data();
+        P.clink = at;
+        P.lk_per_chip = (at + 12 + 7) / 8 * 8;
+        M.links.assign((size_t)chips * P.lk_per_chip, 0);
+        P.lk = M.links.data();
         const int64_t plane = P.mx * P.my;
         const int64_t steps[6] = {1, -1, P.mx, -P.mx, plane, -plane};
         for (int k = 0; k < 6; ++k) P.step[k] = steps[k];
@@ -540,8 +702,8 @@ cdef extern from *:
         for (int k = 0; k < nthreads; ++k) {
             Scratch& S = scratch[k];
             S.box = &boxes[k];
-            if ((int64_t)S.q.size() < P.ranks) S.q.resize(P.ranks);
-            S.busy.assign((P.ranks + 63) / 64, 0);
+            if ((int64_t)S.q.size() < P.chains) S.q.resize(P.chains);
+            S.busy.assign((P.chains + 63) / 64, 0);
         }
         #ifdef _OPENMP
         #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
@@ -589,14 +751,22 @@ cdef extern from *:
             const Chip& C = chip[c];
             for (int64_t k = 0; k < 4; ++k) P.totals[k] += C.sums[k];
             P.totals[4] = std::max(P.totals[4], C.sums[4]);
-            const LinkState* ls = P.ls + c * P.links_per_chip;
-            for (int64_t k = 0; k < P.n_tiles * 4; ++k) {
-                P.link_load[c * P.n_tiles * 4 + k] = ls[k].load;
-                P.link_free[c * P.n_tiles * 4 + k] = ls[k].free;
+            const int64_t* lk = P.lk + c * P.lk_per_chip;
+            for (int64_t ch = 0; ch < P.chains; ++ch) {
+                const Chain& K = P.chain[ch];
+                const bool xc = ch < 2 * P.ny, back = ch & 1;
+                const int64_t line = xc ? ch >> 1 : (ch - 2 * P.ny) >> 1;
+                for (int64_t k = 0; k < K.len; ++k) {
+                    const int64_t pos = back ? K.len - k : k;  // the tile the link leaves from
+                    const int64_t tile = xc ? line * P.nx + pos : pos * P.nx + line;
+                    const int64_t link = c * P.n_tiles * 4 + tile * 4 + (xc ? 0 : 2) + back;
+                    P.link_free[link] = lk[K.base + k];
+                    P.link_load[link] = lk[K.base + K.width + k];
+                }
             }
             for (int64_t k = 0; k < 6; ++k) {
-                P.link_load[P.chip_link_base + c * 6 + k] = ls[P.n_tiles * 4 + k].load;
-                P.link_free[P.chip_link_base + c * 6 + k] = ls[P.n_tiles * 4 + k].free;
+                P.link_free[P.chip_link_base + c * 6 + k] = lk[P.clink + k];
+                P.link_load[P.chip_link_base + c * 6 + k] = lk[P.clink + 6 + k];
             }
         }
         if (P.per_message) {

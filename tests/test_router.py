@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from neurochip.routing.costs import RouterCosts
 from neurochip.routing.router import RouterModel
-from neurochip.routing.topology import BOARDS, custom_board
+from neurochip.routing.topology import BOARDS, ChipSpec, custom_board
 from router_reference import simulate
 
 BOARD_CASES = [
@@ -12,6 +12,8 @@ BOARD_CASES = [
     ("kapoho-bay", BOARDS["kapoho-bay"]),
     ("3 x 2 mesh", custom_board((3, 2))),
     ("3-D 2 x 2 x 2", custom_board((2, 2, 2), chip="loihi2")),
+    # rows and columns of more than 8 links, and cores per chip not a power of 2
+    ("2 x 2 of 12 x 10-tile chips", custom_board((2, 2), ChipSpec("wide", (12, 10), 1, 1024, 1))),
 ]
 
 
@@ -86,6 +88,26 @@ def test_chips_run_ahead_until_remote_traffic_can_reach_them():
     np.testing.assert_array_equal(out["core_free"], [core_free[k] for k in range(board.n_cores)])
     assert sorted(out["link_load"][out["link_load"] > 0].tolist()) == sorted(loads.values())
     assert out["chip_hops"].sum() > 0
+
+
+def test_a_link_still_busy_from_an_earlier_window_delays_a_message():
+    """A burst at one instant keeps a tile link busy past the end of the window it came in
+    (a chip hop long, since the other chip sends a message too). A message of the next window
+    that takes only that link, alone in its window, must wait for it."""
+    board = BOARDS["kapoho-bay"]
+    cpt = board.chip.cores_per_tile  # tile (0, 0) has cores 0 .. cpt - 1, tile (1, 0) the next
+    costs = RouterCosts()
+    late = costs.chip_hop_ps + costs.chip_link_service_ps + 1_000
+    src = np.array([0] * 400 + [board.chip.cores_per_chip, 1])
+    dst = np.array([cpt] * 400 + [0, cpt + 1])
+    inject = np.array([0] * 401 + [late])
+    n_syn = np.ones(src.size, np.int64)
+    ready = np.zeros(board.n_cores, np.int64)
+    out = RouterModel(board, costs).simulate(src, dst, n_syn, inject, ready)
+    arrive, *_ = simulate(board, costs, src, dst, n_syn, inject, ready)
+    np.testing.assert_array_equal(out["arrive"], arrive)
+    bare = late + costs.link_service_ps + costs.hop_ew_ps + costs.in_tile_ps
+    assert arrive[-1] > bare, "the last message should have waited"
 
 
 def test_step_cost_and_energy():
