@@ -50,7 +50,11 @@ first-come-first-served order a global event queue would give. A message
 carries what its path needs (destination chip and core, the tile it heads
 for), so a hop reads no per-message table.
 Cores serve their arrivals after the last window, each in (time, id) order:
-nothing a core does feeds back into the network.
+nothing a core does feeds back into the network. Before the windows, one
+parallel pass plans every message (its target tile, first chain and hop counts,
+in closed form) into a stream, in time order, for the thread that runs its
+source chip; each window, a thread hands its chips the messages that leave
+their cores in it, so they are in the cache when the chip runs.
 """
 
 from __future__ import annotations
@@ -83,15 +87,13 @@ cdef extern from *:
     // (or direction) while it waits for a later window
     struct Item {
         int64_t when;
-        int32_t id, pos, dchip, nsyn, chip;  // pos: in chip order
+        int32_t id, dchip, nsyn, chip;
+        int32_t from;                        // the chip it leaves from (read once, when it leaves)
         int16_t dl;                          // the destination core on its chip
         uint16_t tgt;                        // the tile it heads for on this chip (x, y in 7 bits
                                              // each, EXIT when it leaves the chip there)
     };
-    struct Arr { int64_t when; int32_t id, pos, nsyn, core; };  // a message reaching its core
-    struct In { int64_t inject; int32_t id, dchip, nsyn; int16_t sl, dl; };  // a message in chip
-                                    // order (sl, dl: source and destination core on their chip)
-    struct Out { int64_t arrive, done; int32_t hops, ew, ns, chops; };
+    struct Arr { int64_t when; int32_t id, nsyn, core; };  // a message reaching its core
 
     template <class T> inline bool earlier(const T& a, const T& b) {
         return a.when < b.when || (a.when == b.when && a.id < b.id);
@@ -112,16 +114,43 @@ cdef extern from *:
         }
     }
 
+    // sort [a, a + n) by (time, id) by merging the sorted runs it holds (link and core inputs
+    // come as a few runs: one per link feeding them); tmp and run: scratch
+    template <class T> void merge_runs(T* a, int64_t n, std::vector<T>& tmp, std::vector<int64_t>& run) {
+        if (n <= 8) { sort_items(a, a + n); return; }
+        run.clear();
+        run.push_back(0);
+        for (int64_t i = 1; i < n; ++i) if (earlier(a[i], a[i - 1])) run.push_back(i);
+        if (run.size() == 1) return;
+        run.push_back(n);
+        if ((int64_t)tmp.size() < n) tmp.resize(n);
+        T* from = a;
+        T* to = tmp.data();
+        while (run.size() > 2) {  // merge runs pairwise
+            size_t w = 0;
+            for (size_t k = 0; k + 1 < run.size(); k += 2) {
+                const int64_t lo = run[k], mid = run[k + 1], hi = k + 2 < run.size() ? run[k + 2] : mid;
+                std::merge(from + lo, from + mid, from + mid, from + hi, to + lo, Earlier());
+                run[w++] = lo;
+            }
+            run[w++] = n;
+            run.resize(w);
+            std::swap(from, to);
+        }
+        if (from != a) std::copy(from, from + n, a);
+    }
+
     struct Queue {              // the messages entering one chain (or chip link) in this window
         std::vector<Item> v;
         bool mixed = false;     // not in (time, id) order
         int64_t last_when = std::numeric_limits<int64_t>::min();
         int32_t last_id = 0;
-        inline void push(const Item& x) {
-            mixed |= (x.when < last_when) | ((x.when == last_when) & (x.id < last_id));
-            last_when = x.when;
+        inline void push(const Item& x, int64_t when) {  // x, at `when`
+            mixed |= (when < last_when) | ((when == last_when) & (x.id < last_id));
+            last_when = when;
             last_id = x.id;
             v.push_back(x);
+            v.back().when = when;
         }
         inline void clear() { v.clear(); mixed = false; last_when = std::numeric_limits<int64_t>::min(); }
     };
@@ -142,8 +171,6 @@ cdef extern from *:
         int32_t *hops, *ew, *ns, *chops;
         int64_t *totals;    // hops, ew, ns, chip hops, last arrival
         int per_message;    // write arrive, done, hops, ew, ns, chip hops per message
-        const In* in;       // the messages grouped by source chip
-        Out* out;           // per message results, in the same order
         // chains 0 .. 2 ny - 1: row y east (2 y) and west (2 y + 1); then column x north
         // (2 ny + 2 x) and south (2 ny + 2 x + 1). A message takes at most one X chain, then
         // at most one Y chain, so serving the chains in this order serves every link after all
@@ -173,12 +200,18 @@ cdef extern from *:
         std::vector<int64_t> snap;          // a chain's link state before its fast pass
         std::vector<int32_t> stop;          // per message of a chain: where the fast pass left it
         std::vector<Item> cur, nxt;         // the exact pass: messages at a link, and at the next
+        std::vector<Item> tmp;              // sorting
+        std::vector<Arr> arr_tmp;
+        std::vector<int64_t> run;
         std::vector<Arr> arr_sorted;
         std::vector<int32_t> count;
         std::vector<std::vector<Item>>* box;  // messages for other chips, per receiving thread
-        inline void put(int32_t c, const Item& x) {
+        // a copy of x into chain c's queue (its fields set there: building a message on the
+        // stack and copying it whole would stall on store forwarding)
+        inline Item& put(int64_t c, const Item& x) {
             q[c].push_back(x);
             busy[c >> 6] |= (uint64_t)1 << (c & 63);
+            return q[c].back();
         }
         inline int64_t next_busy(int64_t from) const {  // the lowest busy chain >= from
             const int64_t nw = (int64_t)busy.size();
@@ -198,14 +231,15 @@ cdef extern from *:
         std::vector<Item> wait_links;       // at chip links beyond it
         std::vector<Item> inbox;            // from other chips, for this window or later
         std::vector<Arr> arr;               // arrivals at its cores, served at the end
-        const In* inj = nullptr;            // the messages injected here, by id
-        int64_t inj_pos = 0, inj_end = 0, next = NEVER;
+        std::vector<Item> pend;             // messages leaving its cores, from pend[pr] on (`when`:
+        size_t pr = 0;                      // their injection time, `chip`: their first chain or -1)
+        int64_t next = NEVER;               // nothing happens here before this
         int64_t horizon = NEVER;            // nothing from another chip arrives before this
-        int64_t sums[5] = {0, 0, 0, 0, 0};  // hops, ew, ns, chip hops, last arrival
+        int64_t last = 0;                   // the last arrival at a core
         void reset() {  // for the next call, keeping the memory
             wait.clear(); wait_links.clear(); inbox.clear(); arr.clear();
-            inj = nullptr; inj_pos = inj_end = 0; next = horizon = NEVER;
-            for (int k = 0; k < 5; ++k) sums[k] = 0;
+            pend.clear(); pr = 0; next = horizon = NEVER;
+            last = 0;
         }
     };
 
@@ -223,54 +257,62 @@ cdef extern from *:
     inline int64_t tag_k1(int32_t t) { return (t >> 8) & 255; }
     inline int64_t tag_chain(int32_t t) { return t >> 16; }
 
-    // message `it` at its target tile on chip `me` at time t: into a chip link, or to its core
-    inline void reached(Chip& C, Scratch& S, const Params& P, int64_t me, Item it, int64_t t) {
-        it.when = t;
-        if (it.tgt & EXIT) {
-            S.cq[P.chip_dir(me, it.dchip)].push(it);
-            return;
-        }
-        const int64_t arrive = t + P.in_tile;
-        C.arr.push_back(Arr{arrive, it.id, it.pos, it.nsyn, it.dl});
-        if (P.per_message) P.out[it.pos].arrive = arrive;
-        if (arrive > C.sums[4]) C.sums[4] = arrive;
-    }
-
-    // message `it` at tile (x, y) at time t, on its way to its target tile: into its X chain if
-    // it has x hops left, else its Y chain, else it is there
-    inline void route(Chip& C, Scratch& S, const Params& P, int64_t me, Item it,
-                      int64_t x, int64_t y, int64_t t) {
-        const int64_t tx = it.tgt & 127, ty = (it.tgt >> 7) & 127;
+    // the chain a message at tile (x, y) heading for (tx, ty) takes next, as a tag (-1: none):
+    // along its row (east or west) while it has x hops left, then along its column
+    inline int32_t next_chain(const Params& P, int64_t x, int64_t y, int64_t tx, int64_t ty) {
         const bool hx = x != tx;
-        if (!hx && y == ty) {
-            reached(C, S, P, me, it, t);
-            return;
-        }
-        // along its row (east or west), or else its column (north or south)
+        if (!hx && y == ty) return -1;
         const int64_t a = hx ? x : y, b = hx ? tx : ty, len = hx ? P.nx - 1 : P.ny - 1;
         const bool back = b < a;
         const int64_t c = (hx ? 2 * y : 2 * P.ny + 2 * x) + back;
-        const int64_t k0 = back ? len - a : a, k1 = back ? len - b : b;
-        it.when = t - k0 * (hx ? P.h_ew : P.h_ns);
-        it.chip = chain_tag(c, k0, k1);
-        S.put((int32_t)c, it);
+        return chain_tag(c, back ? len - a : a, back ? len - b : b);
     }
 
-    // a message leaving its core on chip `me`: its path's hop counts in closed form, its target tile
-    inline void inject_msg(Chip& C, Scratch& S, const Params& P, int64_t me, int64_t pos) {
-        const In& in = P.in[pos];
-        const int64_t dc = in.dchip;
-        const int64_t x = P.core_x[in.sl], y = P.core_y[in.sl];
-        const int64_t dx = P.core_x[in.dl], dy = P.core_y[in.dl];
-        int64_t tx, ty, ewh, nsh, ch;
-        bool exit = dc != me;
+    // message `it` at its target tile `tgt` on chip `me` at time t: into a chip link, or to its core
+    inline void reached(Chip& C, Scratch& S, const Params& P, int64_t me, const Item& it, uint16_t tgt,
+                        int64_t t) {
+        if (tgt & EXIT) {
+            S.cq[P.chip_dir(me, it.dchip)].push(it, t);
+            return;
+        }
+        const int64_t arrive = t + P.in_tile;
+        C.arr.emplace_back();
+        Arr& a = C.arr.back();
+        a.when = arrive; a.id = it.id; a.nsyn = it.nsyn; a.core = it.dl;
+        if (P.per_message) P.arrive[it.id] = arrive;
+        if (arrive > C.last) C.last = arrive;
+    }
+
+    // message `it` at tile (x, y) at time t, on its way to tile `tgt`: into its next chain, or there
+    inline void route(Chip& C, Scratch& S, const Params& P, int64_t me, const Item& it, uint16_t tgt,
+                      int64_t x, int64_t y, int64_t t) {
+        const int32_t tag = next_chain(P, x, y, tgt & 127, (tgt >> 7) & 127);
+        if (tag < 0) {
+            reached(C, S, P, me, it, tgt, t);
+            return;
+        }
+        const int64_t c = tag_chain(tag);
+        Item& d = S.put(c, it);
+        d.when = t - tag_k0(tag) * P.chain[c].h;
+        d.chip = tag;
+        d.tgt = tgt;
+    }
+
+    // a message from core sl of chip sc to core dl of chip dc, planned: its target tile on chip
+    // sc (its destination tile, or the border tile facing its first chip hop, in the source
+    // tile's row or column), its first chain, and its path's east-west, north-south and chip
+    // hops in closed form
+    inline void plan(const Params& P, int64_t sc, int64_t dc, int64_t sl, int64_t dl, Item& o,
+                     int64_t* hops) {
+        const int64_t x = P.core_x[sl], y = P.core_y[sl];
+        const int64_t dx = P.core_x[dl], dy = P.core_y[dl];
+        int64_t tx = dx, ty = dy, ewh, nsh, ch = 0;
+        const bool exit = dc != sc;
         if (!exit) {
-            tx = dx; ty = dy;
-            ewh = iabs(dx - x); nsh = iabs(dy - y); ch = 0;
+            ewh = iabs(dx - x); nsh = iabs(dy - y);
         } else {
-            const int64_t e0 = P.chip_x[dc] - P.chip_x[me], e1 = P.chip_y[dc] - P.chip_y[me];
-            const int64_t e2 = P.chip_z[dc] - P.chip_z[me];
-            // exit: the border tile facing the first chip hop, in the source tile's row or column
+            const int64_t e0 = P.chip_x[dc] - P.chip_x[sc], e1 = P.chip_y[dc] - P.chip_y[sc];
+            const int64_t e2 = P.chip_z[dc] - P.chip_z[sc];
             if (e0 != 0) { tx = e0 > 0 ? P.nx - 1 : 0; ty = y; }
             else if (e1 != 0) { tx = x; ty = e1 > 0 ? P.ny - 1 : 0; }
             else { tx = 0; ty = 0; }
@@ -282,35 +324,29 @@ cdef extern from *:
             nsh = iabs(ty - y) + iabs(dy - eny);
             ch = iabs(e0) + iabs(e1) + iabs(e2);
         }
-        C.sums[0] += ewh + nsh + ch; C.sums[1] += ewh; C.sums[2] += nsh; C.sums[3] += ch;
-        if (P.per_message) {
-            Out& o = P.out[pos];
-            o.ew = (int32_t)ewh; o.ns = (int32_t)nsh; o.chops = (int32_t)ch;
-            o.hops = (int32_t)(ewh + nsh + ch);
-        }
-        const Item it{in.inject, in.id, (int32_t)pos, in.dchip, in.nsyn, 0, in.dl, pack(tx, ty, exit)};
-        route(C, S, P, me, it, x, y, in.inject);
+        o.tgt = pack(tx, ty, exit);
+        o.chip = next_chain(P, x, y, tx, ty);
+        hops[0] = ewh; hops[1] = nsh; hops[2] = ch;
     }
 
     // a message reaching chip `me` over a chip link: on through another, or into the tiles at
     // the entry tile (the border facing where it came from, in its destination tile's row or
     // column; (0, 0) after a z hop)
-    inline void enter(Chip& C, Scratch& S, const Params& P, int64_t me, Item it) {
-        if (it.dchip != me) { S.cq[P.chip_dir(me, it.dchip)].push(it); return; }
+    inline void enter(Chip& C, Scratch& S, const Params& P, int64_t me, const Item& it) {
+        if (it.dchip != me) { S.cq[P.chip_dir(me, it.dchip)].push(it, it.when); return; }
         const int64_t dx = P.core_x[it.dl], dy = P.core_y[it.dl];
         const int dir = it.tgt;
         int64_t ex = 0, ey = 0;
         if (dir < 2) { ex = dir == 0 ? 0 : P.nx - 1; ey = dy; }
         else if (dir < 4) { ex = dx; ey = dir == 2 ? 0 : P.ny - 1; }
-        it.tgt = pack(dx, dy, false);
-        route(C, S, P, me, it, ex, ey, it.when);
+        route(C, S, P, me, it, pack(dx, dy, false), ex, ey, it.when);
     }
 
     // where a message leaving chain c after its link k1 - 1 is: on (row, tx) after an X chain
     inline void leave_chain(Chip& C, Scratch& S, const Params& P, int64_t me, const Item& it,
                             int64_t c, int64_t t) {
-        if (c < 2 * P.ny) route(C, S, P, me, it, it.tgt & 127, c >> 1, t);
-        else reached(C, S, P, me, it, t);
+        if (c < 2 * P.ny) route(C, S, P, me, it, it.tgt, it.tgt & 127, c >> 1, t);
+        else reached(C, S, P, me, it, it.tgt, t);
     }
 
     // the fast pass over a chain of at most 8 links with at most 16 messages, in any order:
@@ -465,15 +501,27 @@ cdef extern from *:
         int64_t wait_first = NEVER;
         for (const Item& w : C.wait) S.put((int32_t)tag_chain(w.chip), w);
         C.wait.clear();
-        for (const Item& w : C.wait_links) S.cq[w.chip].push(w);
+        for (const Item& w : C.wait_links) S.cq[w.chip].push(w, w.when);
         C.wait_links.clear();
         for (const Item& m : C.inbox) enter(C, S, P, me, m);
         C.inbox.clear();
-        const int64_t base = C.inj - P.in, inj_first = C.inj_pos;
-        while (C.inj_pos < C.inj_end && C.inj[C.inj_pos].inject < end) {
-            inject_msg(C, S, P, me, base + C.inj_pos);
-            C.inj_pos++;
+        const Item* const inj = C.pend.data();
+        const size_t inj_end = C.pend.size();
+        size_t p = C.pr;
+        for (; p < inj_end && inj[p].when < end; ++p) {  // messages leaving their cores
+            const Item& m = inj[p];
+            if (m.chip < 0) {
+                reached(C, S, P, me, m, m.tgt, m.when);
+                continue;
+            }
+            const int64_t c = tag_chain(m.chip);
+            S.put(c, m).when = m.when - tag_k0(m.chip) * P.chain[c].h;
         }
+        if (p == inj_end) {
+            C.pend.clear();
+            p = 0;
+        }
+        C.pr = p;
         // tile links, chain by chain (X chains feed Y chains)
         int64_t* const lk = P.lk + me * P.lk_per_chip;
         for (int64_t c = S.next_busy(0); c < P.chains; c = S.next_busy(c + 1)) {
@@ -490,7 +538,7 @@ cdef extern from *:
             const size_t n = Q.v.size();
             if (n == 0) continue;
             Item* it = Q.v.data();
-            if (Q.mixed) sort_items(it, it + n);
+            if (Q.mixed) merge_runs(it, (int64_t)n, S.tmp, S.run);
             int64_t* const lf = lk + P.clink + d;  // free; load 6 further
             const int64_t nc = me + P.step[d];
             std::vector<Item>& box = (*S.box)[P.owner[nc]];
@@ -512,13 +560,36 @@ cdef extern from *:
             }
             Q.clear();
         }
-        int64_t next = C.inj_pos < C.inj_end ? C.inj[C.inj_pos].inject : NEVER;
+        const int64_t next = C.pr < C.pend.size() ? C.pend[C.pr].when : NEVER;
         C.next = std::min(next, wait_first);
-        // the next window's messages, into the cache while the thread runs its other chips
-        const char* ahead = (const char*)(C.inj + C.inj_pos);
-        const int64_t ahead_n = (C.inj_pos - inj_first + 8) * 3 / 2;  // 1.5 x this window's, and more
-        const int64_t bytes = std::min<int64_t>(4096, ahead_n * (int64_t)sizeof(In));
-        for (int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(ahead + off);
+    }
+
+    // where a thread is in reading its chips' messages: planned, in time order, in segments
+    struct Cursor {
+        const Item* p = nullptr;
+        const Item* e = nullptr;
+        std::vector<std::pair<const Item*, const Item*>> rest;
+        size_t k = 0;
+        inline bool more() {
+            while (p == e) {
+                if (k == rest.size()) return false;
+                p = rest[k].first;
+                e = rest[k].second;
+                ++k;
+            }
+            return true;
+        }
+        inline int64_t head() { return more() ? p->when : NEVER; }
+    };
+
+    // a thread's messages leaving their cores before `upto`, to their chips
+    void scan(std::vector<Chip>& chip, Cursor& cur, int64_t upto) {
+        while (cur.more() && cur.p->when < upto) {
+            const Item& m = *cur.p++;
+            Chip& C = chip[m.from];
+            C.pend.push_back(m);
+            if (m.when < C.next) C.next = m.when;
+        }
     }
 
     // each core of chip `me` handles its arrivals first come first served
@@ -535,13 +606,13 @@ cdef extern from *:
         int32_t b = 0;
         for (int64_t k = 0; k < P.cpc; ++k) {  // c[k]: the end of core k's arrivals
             if (c[k] == b) continue;
-            sort_items(g.data() + b, g.data() + c[k]);
+            merge_runs(g.data() + b, c[k] - b, S.arr_tmp, S.run);
             int64_t* cf = &P.core_free[me * P.cpc + k];
             int64_t f = *cf;
             for (int32_t i = b; i < c[k]; ++i) {
                 const Arr& r = g[i];
                 f = (r.when > f ? r.when : f) + (int64_t)r.nsyn * P.syn_op;
-                if (P.per_message) P.out[r.pos].done = f;
+                if (P.per_message) P.done[r.id] = f;
             }
             *cf = f;
             b = c[k];
@@ -551,11 +622,11 @@ cdef extern from *:
 
     struct Memory {  // kept from call to call: no fresh pages (and their faults) every step
         std::vector<Chip> chip;
-        std::vector<In> ins;
-        std::vector<Out> outs;
         std::vector<int64_t> links;
         std::vector<Scratch> scratch;
         std::vector<std::vector<std::vector<Item>>> boxes;
+        std::vector<std::vector<Item>> streams;
+        std::vector<Cursor> cursors;
     };
 
     int64_t simulate(Params& P, int64_t n, int64_t chips, int threads) {
@@ -603,16 +674,11 @@ cdef extern from *:
         #ifndef _OPENMP
         nthreads = 1;
         #endif
-        // the messages grouped by source chip (in id order within a chip), and the horizons; in
-        // parallel (for many messages): each thread counts, then places, a contiguous range
+        // messages per source chip, and the horizons; in parallel (for many messages), each
+        // thread over a contiguous range
         const int nth = n < 65536 ? 1 : nthreads;
-        std::vector<int64_t> count(chips + 1, 0);
-        std::vector<int64_t> tfill((size_t)nth * chips, 0);  // per thread and chip: where it places
+        std::vector<int64_t> tcount((size_t)nth * chips, 0);  // per thread and chip: messages
         std::vector<int64_t> thz((size_t)nth * chips, NEVER);  // per thread and chip: its horizon
-        std::vector<In>& ins = M.ins;
-        std::vector<Out>& outs = M.outs;
-        if ((int64_t)ins.size() < n) ins.resize(n);
-        if (P.per_message && (int64_t)outs.size() < n) outs.resize(n);
         #ifdef _OPENMP
         #pragma omp parallel num_threads(nth) if (nth > 1)
         #endif
@@ -622,33 +688,13 @@ cdef extern from *:
             tid = omp_get_thread_num();
             #endif
             const int64_t lo = n * tid / nth, hi = n * (tid + 1) / nth;
-            int64_t* fill = &tfill[(size_t)tid * chips];
+            int64_t* count = &tcount[(size_t)tid * chips];
             int64_t* hz = &thz[(size_t)tid * chips];
             const bool pairs = chips <= 4096;
             std::vector<uint64_t> seen(pairs ? ((size_t)chips * chips + 63) / 64 : 0, 0);
-            for (int64_t m = lo; m < hi; ++m) fill[P.chip_of(P.s_core[m])]++;
-            #ifdef _OPENMP
-            #pragma omp barrier
-            #pragma omp single
-            #endif
-            {
-                int64_t run = 0;  // chip by chip, thread by thread: message order within a chip
-                for (int64_t c = 0; c < chips; ++c) {
-                    count[c] = run;
-                    for (int k = 0; k < nth; ++k) {
-                        int64_t v = tfill[(size_t)k * chips + c];
-                        tfill[(size_t)k * chips + c] = run;
-                        run += v;
-                    }
-                }
-                count[chips] = run;
-            }  // (the implicit barrier of `single`)
             for (int64_t m = lo; m < hi; ++m) {
                 const int64_t sc = P.chip_of(P.s_core[m]), dc = P.chip_of(P.d_core[m]);
-                In& in = ins[fill[sc]++];
-                in.inject = P.inject[m]; in.id = (int32_t)m;
-                in.dchip = (int32_t)dc; in.nsyn = (int32_t)P.nsyn[m];
-                in.sl = (int16_t)(P.s_core[m] - sc * P.cpc); in.dl = (int16_t)(P.d_core[m] - dc * P.cpc);
+                count[sc]++;
                 if (sc == dc) continue;
                 // the earliest a message can reach each chip on its way (every chip hop takes a
                 // window at least): a chip runs ahead of the window while nothing can reach it;
@@ -671,19 +717,16 @@ cdef extern from *:
                 }
             }
         }
-        for (int k = 0; k < nth; ++k)
-            for (int64_t c = 0; c < chips; ++c)
-                chip[c].horizon = std::min(chip[c].horizon, thz[(size_t)k * chips + c]);
-        P.in = ins.data();
-        P.out = outs.data();
-        int64_t t = NEVER;
+        std::vector<int64_t> count(chips + 1, 0);  // cumulative
         for (int64_t c = 0; c < chips; ++c) {
-            Chip& C = chip[c];
-            C.inj = ins.data() + count[c];
-            C.inj_end = count[c + 1] - count[c];
-            C.next = C.inj_end ? C.inj[0].inject : NEVER;
-            t = std::min(t, C.next);
+            int64_t sent = 0;
+            for (int k = 0; k < nth; ++k) {
+                chip[c].horizon = std::min(chip[c].horizon, thz[(size_t)k * chips + c]);
+                sent += tcount[(size_t)k * chips + c];
+            }
+            count[c + 1] = count[c] + sent;
         }
+        int64_t t = P.inject[0];  // nothing happens before the first message leaves its core
         // each thread keeps the same chips (and their state in its cache): contiguous ranges
         // with equal numbers of injected messages
         std::vector<int64_t> first(nthreads + 1, chips);
@@ -692,9 +735,57 @@ cdef extern from *:
             while (c < chips && count[c] * nthreads < n * k) ++c;
             first[k] = c;
         }
+        std::vector<int64_t> head(nthreads, NEVER);  // per thread: the next message it has not read
         P.owner.assign(chips, 0);
         for (int k = 0; k < nthreads; ++k)
             for (int64_t c = first[k]; c < first[k + 1]; ++c) P.owner[c] = k;
+        // every message planned, in time order, into a stream for the thread running its source
+        // chip: each planning thread (over a range of messages) keeps one per running thread
+        std::vector<std::vector<Item>>& streams = M.streams;
+        if (streams.size() < (size_t)nth * nthreads) streams.resize((size_t)nth * nthreads);
+        std::vector<int64_t> tsum((size_t)nth * 4, 0);  // per planning thread: hops, ew, ns, chip hops
+        #ifdef _OPENMP
+        #pragma omp parallel num_threads(nth) if (nth > 1)
+        #endif
+        {
+            int tid = 0;
+            #ifdef _OPENMP
+            tid = omp_get_thread_num();
+            #endif
+            const int64_t lo = n * tid / nth, hi = n * (tid + 1) / nth;
+            // (the thread's own vectors and sums: no cache line written by two threads)
+            std::vector<std::vector<Item>> out(nthreads);
+            for (int k = 0; k < nthreads; ++k) {
+                out[k].swap(streams[(size_t)tid * nthreads + k]);
+                out[k].clear();
+            }
+            int64_t sum[4] = {0, 0, 0, 0};
+            for (int64_t m = lo; m < hi; ++m) {
+                const int64_t sc = P.chip_of(P.s_core[m]), dc = P.chip_of(P.d_core[m]);
+                const int64_t dl = P.d_core[m] - dc * P.cpc;
+                std::vector<Item>& to = out[P.owner[sc]];
+                to.emplace_back();
+                Item& o = to.back();
+                o.when = P.inject[m]; o.id = (int32_t)m; o.dchip = (int32_t)dc;
+                o.nsyn = (int32_t)P.nsyn[m]; o.dl = (int16_t)dl; o.from = (int32_t)sc;
+                int64_t h[3];
+                plan(P, sc, dc, P.s_core[m] - sc * P.cpc, dl, o, h);
+                sum[0] += h[0] + h[1] + h[2]; sum[1] += h[0]; sum[2] += h[1]; sum[3] += h[2];
+                if (P.per_message) {
+                    P.ew[m] = (int32_t)h[0]; P.ns[m] = (int32_t)h[1]; P.chops[m] = (int32_t)h[2];
+                    P.hops[m] = (int32_t)(h[0] + h[1] + h[2]);
+                }
+            }
+            for (int k = 0; k < nthreads; ++k) out[k].swap(streams[(size_t)tid * nthreads + k]);
+            for (int k = 0; k < 4; ++k) tsum[(size_t)tid * 4 + k] = sum[k];
+        }
+        std::vector<Cursor>& cursors = M.cursors;
+        cursors.assign(nthreads, Cursor());
+        for (int o = 0; o < nthreads; ++o)
+            for (int r = 0; r < nth; ++r) {
+                const std::vector<Item>& v = streams[(size_t)r * nthreads + o];
+                cursors[o].rest.emplace_back(v.data(), v.data() + v.size());
+            }
         std::vector<Scratch>& scratch = M.scratch;
         std::vector<std::vector<std::vector<Item>>>& boxes = M.boxes;
         if ((int)scratch.size() < nthreads) scratch.resize(nthreads);
@@ -715,14 +806,18 @@ cdef extern from *:
             #endif
             const int64_t lo = first[tid], hi = first[tid + 1];
             Scratch& S = scratch[tid];
+            Cursor& cur = cursors[tid];
             while (true) {
                 if (t == NEVER) break;
                 const int64_t end = t + P.window;
+                if (cur.head() < end) scan(chip, cur, end);
                 for (int64_t c = lo; c < hi; ++c) {
                     // a chip runs to the window's end, or further while nothing can reach it
                     const int64_t e = std::max(end, chip[c].horizon);
+                    if (cur.head() < e) scan(chip, cur, e);
                     if (chip[c].next < e) run_window(chip[c], S, P, c, e);
                 }
+                head[tid] = cur.head();
                 #ifdef _OPENMP
                 #pragma omp barrier
                 #endif
@@ -742,15 +837,17 @@ cdef extern from *:
                 {
                     t = NEVER;
                     for (int64_t c = 0; c < chips; ++c) t = std::min(t, chip[c].next);
+                    for (int k = 0; k < nthreads; ++k) t = std::min(t, head[k]);
                 }  // (the implicit barrier of `single`)
             }
             for (int64_t c = lo; c < hi; ++c) serve_cores(chip[c], S, P, c);
         }
         for (int64_t k = 0; k < 5; ++k) P.totals[k] = 0;
+        for (int k = 0; k < nth; ++k)
+            for (int64_t j = 0; j < 4; ++j) P.totals[j] += tsum[(size_t)k * 4 + j];
         for (int64_t c = 0; c < chips; ++c) {
             const Chip& C = chip[c];
-            for (int64_t k = 0; k < 4; ++k) P.totals[k] += C.sums[k];
-            P.totals[4] = std::max(P.totals[4], C.sums[4]);
+            P.totals[4] = std::max(P.totals[4], C.last);
             const int64_t* lk = P.lk + c * P.lk_per_chip;
             for (int64_t ch = 0; ch < P.chains; ++ch) {
                 const Chain& K = P.chain[ch];
@@ -767,14 +864,6 @@ cdef extern from *:
             for (int64_t k = 0; k < 6; ++k) {
                 P.link_free[P.chip_link_base + c * 6 + k] = lk[P.clink + k];
                 P.link_load[P.chip_link_base + c * 6 + k] = lk[P.clink + 6 + k];
-            }
-        }
-        if (P.per_message) {
-            for (int64_t p = 0; p < n; ++p) {
-                const Out& o = outs[p];
-                int64_t m = ins[p].id;
-                P.arrive[m] = o.arrive; P.done[m] = o.done;
-                P.hops[m] = o.hops; P.ew[m] = o.ew; P.ns[m] = o.ns; P.chops[m] = o.chops;
             }
         }
         return 0;
