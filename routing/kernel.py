@@ -169,7 +169,7 @@ cdef extern from *:
         const int64_t *s_core, *d_core, *nsyn, *inject;
         int64_t *arrive, *done, *link_load, *core_free, *link_free;
         int32_t *hops, *ew, *ns, *chops;
-        int64_t *totals;    // hops, ew, ns, chip hops, last arrival
+        int64_t *totals;    // hops, ew, ns, chip hops, last arrival, synaptic events
         int per_message;    // write arrive, done, hops, ew, ns, chip hops per message
         // chains 0 .. 2 ny - 1: row y east (2 y) and west (2 y + 1); then column x north
         // (2 ny + 2 x) and south (2 ny + 2 x + 1). A message takes at most one X chain, then
@@ -369,8 +369,14 @@ cdef extern from *:
                 while (s < k1 && t0 + s * h < end) ++s;
             }
             stop[i] = (int32_t)s;
-            tau[i >> 3][i & 7] = t0;
-            msk[i >> 3][i & 7] = ((int64_t)1 << s) - ((int64_t)1 << k0);
+            // lane i of tau and msk (set in registers: scalar stores read back as a vector
+            // would stall on store forwarding)
+            const int64_t bits = ((int64_t)1 << s) - ((int64_t)1 << k0);
+            const v8 at0 = iota == i, at1 = iota + 8 == i;
+            tau[0] = (at0 & t0) | (~at0 & tau[0]);
+            tau[1] = (at1 & t0) | (~at1 & tau[1]);
+            msk[0] = (at0 & bits) | (~at0 & msk[0]);
+            msk[1] = (at1 & bits) | (~at1 & msk[1]);
             const v8 cover = (iota >= k0) & (iota < s);
             const v8 t = t0 + iota * h, tf = t + sv;
             bad |= cover & (t < f0);
@@ -378,8 +384,11 @@ cdef extern from *:
             nf = (up & tf) | (~up & nf);
             ld -= cover;
         }
+        int64_t ts[16], ms[16];  // (read as scalars: stores of whole vectors forward)
+        __builtin_memcpy(ts, tau, sizeof(ts));
+        __builtin_memcpy(ms, msk, sizeof(ms));
         for (int64_t i = 1; i < n; ++i) {
-            const int64_t ti = tau[i >> 3][i & 7], mi = msk[i >> 3][i & 7];
+            const int64_t ti = ts[i], mi = ms[i];
             for (int64_t half = 0; half <= (i - 1) >> 3; ++half) {
                 const v8 d = tau[half] - ti;
                 bad |= ((msk[half] & mi) != 0) & (d < sv) & (d > -sv) & (iota + half * 8 < i);
@@ -679,6 +688,7 @@ cdef extern from *:
         const int nth = n < 65536 ? 1 : nthreads;
         std::vector<int64_t> tcount((size_t)nth * chips, 0);  // per thread and chip: messages
         std::vector<int64_t> thz((size_t)nth * chips, NEVER);  // per thread and chip: its horizon
+        std::vector<char> unsorted(nth, 0);
         #ifdef _OPENMP
         #pragma omp parallel num_threads(nth) if (nth > 1)
         #endif
@@ -692,7 +702,11 @@ cdef extern from *:
             int64_t* hz = &thz[(size_t)tid * chips];
             const bool pairs = chips <= 4096;
             std::vector<uint64_t> seen(pairs ? ((size_t)chips * chips + 63) / 64 : 0, 0);
+            int64_t before = lo > 0 ? P.inject[lo - 1] : P.inject[0];
+            bool late = false;
             for (int64_t m = lo; m < hi; ++m) {
+                late |= P.inject[m] < before;
+                before = P.inject[m];
                 const int64_t sc = P.chip_of(P.s_core[m]), dc = P.chip_of(P.d_core[m]);
                 count[sc]++;
                 if (sc == dc) continue;
@@ -716,7 +730,10 @@ cdef extern from *:
                     }
                 }
             }
+            unsorted[tid] = late;
         }
+        for (int k = 0; k < nth; ++k)
+            if (unsorted[k]) return 1;  // not in injection order: the caller sorts them
         std::vector<int64_t> count(chips + 1, 0);  // cumulative
         for (int64_t c = 0; c < chips; ++c) {
             int64_t sent = 0;
@@ -743,7 +760,8 @@ cdef extern from *:
         // chip: each planning thread (over a range of messages) keeps one per running thread
         std::vector<std::vector<Item>>& streams = M.streams;
         if (streams.size() < (size_t)nth * nthreads) streams.resize((size_t)nth * nthreads);
-        std::vector<int64_t> tsum((size_t)nth * 4, 0);  // per planning thread: hops, ew, ns, chip hops
+        std::vector<int64_t> tsum((size_t)nth * 5, 0);  // per planning thread: hops, ew, ns, chip
+                                                        // hops, synaptic events
         #ifdef _OPENMP
         #pragma omp parallel num_threads(nth) if (nth > 1)
         #endif
@@ -759,7 +777,7 @@ cdef extern from *:
                 out[k].swap(streams[(size_t)tid * nthreads + k]);
                 out[k].clear();
             }
-            int64_t sum[4] = {0, 0, 0, 0};
+            int64_t sum[5] = {0, 0, 0, 0, 0};
             for (int64_t m = lo; m < hi; ++m) {
                 const int64_t sc = P.chip_of(P.s_core[m]), dc = P.chip_of(P.d_core[m]);
                 const int64_t dl = P.d_core[m] - dc * P.cpc;
@@ -771,13 +789,14 @@ cdef extern from *:
                 int64_t h[3];
                 plan(P, sc, dc, P.s_core[m] - sc * P.cpc, dl, o, h);
                 sum[0] += h[0] + h[1] + h[2]; sum[1] += h[0]; sum[2] += h[1]; sum[3] += h[2];
+                sum[4] += P.nsyn[m];
                 if (P.per_message) {
                     P.ew[m] = (int32_t)h[0]; P.ns[m] = (int32_t)h[1]; P.chops[m] = (int32_t)h[2];
                     P.hops[m] = (int32_t)(h[0] + h[1] + h[2]);
                 }
             }
             for (int k = 0; k < nthreads; ++k) out[k].swap(streams[(size_t)tid * nthreads + k]);
-            for (int k = 0; k < 4; ++k) tsum[(size_t)tid * 4 + k] = sum[k];
+            for (int k = 0; k < 5; ++k) tsum[(size_t)tid * 5 + k] = sum[k];
         }
         std::vector<Cursor>& cursors = M.cursors;
         cursors.assign(nthreads, Cursor());
@@ -842,9 +861,11 @@ cdef extern from *:
             }
             for (int64_t c = lo; c < hi; ++c) serve_cores(chip[c], S, P, c);
         }
-        for (int64_t k = 0; k < 5; ++k) P.totals[k] = 0;
-        for (int k = 0; k < nth; ++k)
-            for (int64_t j = 0; j < 4; ++j) P.totals[j] += tsum[(size_t)k * 4 + j];
+        for (int64_t k = 0; k < 6; ++k) P.totals[k] = 0;
+        for (int k = 0; k < nth; ++k) {
+            for (int64_t j = 0; j < 4; ++j) P.totals[j] += tsum[(size_t)k * 5 + j];
+            P.totals[5] += tsum[(size_t)k * 5 + 4];
+        }
         for (int64_t c = 0; c < chips; ++c) {
             const Chip& C = chip[c];
             P.totals[4] = std::max(P.totals[4], C.last);
@@ -897,11 +918,13 @@ cdef size_t ptr(object arr):
 
 
 def simulate(src, dst, nsyn_a, inject_a, board, costs, out, int threads=1, bint per_message=True):
-    # Messages must come sorted by injection time: their order is the tie-break order (message id).
+    # Messages must come sorted by injection time (their order is the tie-break order, the message
+    # id): returns 1, having done nothing, if they are not; else 0.
     # board: nx, ny, cores_per_tile, cores_per_chip, mesh (3 ints); costs: RouterCosts.as_dict();
     # out: link_load, link_free (per link), core_free (per board core, holding when each core is
-    #      ready on entry), totals (5: hops, east-west hops, north-south hops, chip hops, last
-    #      arrival) and, with per_message, arrive, done, hops, ew, ns, chip_hops (per message)
+    #      ready on entry), totals (6: hops, east-west hops, north-south hops, chip hops, last
+    #      arrival, synaptic events) and, with per_message, arrive, done, hops, ew, ns, chip_hops
+    #      (per message)
     cdef Params P
     cdef int64_t n = inject_a.size
     P.nx, P.ny, P.cpt, P.cpc = board["nx"], board["ny"], board["cores_per_tile"], board["cores_per_chip"]

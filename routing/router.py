@@ -74,21 +74,16 @@ class RouterModel:
         chip, d = divmod(int(link) - n_tile_links, 6)
         return f"chip {chip} link {['+x', '-x', '+y', '-y', '+z', '-z'][d]}"
 
-    def simulate(
-        self, src_core, dst_core, n_syn, inject_ps, core_ready_ps, *, caller_order=True, per_message=True
-    ) -> dict:
+    def simulate(self, src_core, dst_core, n_syn, inject_ps, core_ready_ps, *, per_message=True) -> dict:
         """Per-link and per-core results, totals and (``per_message``) per-message results.
 
         ``core_ready_ps`` (per board core): when a core takes input. Message ids, the tie-break
-        for equal times, follow injection time (then the given order). Per-message results come
-        in the caller's order, or (``caller_order=False``, cheaper) in injection order, with
-        ``out["order"]`` mapping them to the caller's messages. ``out["totals"]``: hops,
-        east-west hops, north-south hops, chip-to-chip hops, the last arrival at a core.
+        for equal times, follow injection time (then the given order); per-message results come
+        in the given order. ``out["totals"]``: hops, east-west hops, north-south hops,
+        chip-to-chip hops, the last arrival at a core, synaptic events.
         """
-        inject = np.asarray(inject_ps, np.int64)
-        presorted = inject.size < 2 or bool(np.all(inject[1:] >= inject[:-1]))
-        order = np.arange(inject.size) if presorted else np.argsort(inject, kind="stable")
-        n = inject.size
+        arrays = [np.ascontiguousarray(a, np.int64) for a in (src_core, dst_core, n_syn, inject_ps)]
+        n = arrays[3].size
         out = {}
         if per_message:
             out = {
@@ -98,8 +93,7 @@ class RouterModel:
         out["link_load"] = np.zeros(self.n_links, np.int64)
         out["link_free"] = np.zeros(self.n_links, np.int64)
         out["core_free"] = np.array(core_ready_ps, np.int64)
-        out["totals"] = np.zeros(5, np.int64)
-        out["order"] = order
+        out["totals"] = np.zeros(6, np.int64)
         out["messages"] = n
         chip = self.board.chip
         board = {
@@ -109,23 +103,12 @@ class RouterModel:
             "cores_per_chip": chip.cores_per_chip,
             "mesh": self.mesh,
         }
-
-        def arranged(a):
-            a = np.asarray(a, np.int64)
-            return np.ascontiguousarray(a if presorted else a[order])
-
-        self.kernel.simulate(
-            arranged(src_core),
-            arranged(dst_core),
-            arranged(n_syn),
-            arranged(inject),
-            board,
-            self.costs.as_dict(),
-            out,
-            threads(),
-            per_message,
-        )
-        if per_message and caller_order and not presorted:
+        args = (board, self.costs.as_dict(), out, threads(), per_message)
+        if self.kernel.simulate(*arrays, *args) == 0:
+            return out  # they came in injection order
+        order = np.argsort(arrays[3], kind="stable")
+        self.kernel.simulate(*(a[order] for a in arrays), *args)
+        if per_message:
             for key in ("arrive", "done", "hops", "ew", "ns", "chip_hops"):
                 back = np.empty_like(out[key])
                 back[order] = out[key]
@@ -154,8 +137,7 @@ class RouterModel:
         span = self.board.diameter if chips_used > 1 else 0
         barrier = c.barrier_ps(tiles_used, span)
         step = int(out["core_free"].max(initial=0)) + barrier
-        n_syn_total = int(np.asarray(n_syn, np.int64).sum())
-        hops, ew, ns, chip_hops, _ = (int(v) for v in out["totals"])
+        hops, ew, ns, chip_hops, _, n_syn_total = (int(v) for v in out["totals"])
         energy = {
             "neuron_updates": active * c.neuron_active_pj + inactive * c.neuron_inactive_pj,
             "synaptic_ops": n_syn_total * c.syn_op_pj,
