@@ -44,11 +44,16 @@ waits: each takes every link at its own time. That is exact when, at every
 link, no two messages come within one service time of each other and none
 comes before the link is free from an earlier window; all messages of a chain
 move at the same speed, so two that share a link keep their time difference on
-every link they share, and the check is made once per pair. If it fails, the
-chain is served link by link in (time, message id) order - the
-first-come-first-served order a global event queue would give. A message
-carries what its path needs (destination chip and core, the tile it heads
-for), so a hop reads no per-message table.
+every link they share, and the check is made once per pair, in vector
+registers. If it fails, the messages are served one after the other in (time,
+message id) order, each over all of its links, first come first served; that
+is exact as long as every link sees its messages in the order they arrive,
+which is checked at each link. Only if a message that waited is overtaken does
+the chain get served link by link, merging each link's arrivals in (time, id)
+order - the first-come-first-served order a global event queue would give.
+A message carries what its path needs (destination chip and core, the tile it
+heads for), so a hop reads no per-message table.
+
 Cores serve their arrivals after the last window, each in (time, id) order:
 nothing a core does feeds back into the network. Before the windows, one
 parallel pass plans every message (its target tile, first chain and hop counts,
@@ -198,7 +203,8 @@ cdef extern from *:
         std::vector<uint64_t> busy;         // per chain: a bit when its queue has items
         Queue cq[6];                        // per chip link
         std::vector<int64_t> snap;          // a chain's link state before its fast pass
-        std::vector<int32_t> stop;          // per message of a chain: where the fast pass left it
+        std::vector<int32_t> stop;          // per message of a chain: where a pass left it,
+        std::vector<int64_t> at, last;      // and when; per link: the last arrival
         std::vector<Item> cur, nxt;         // the exact pass: messages at a link, and at the next
         std::vector<Item> tmp;              // sorting
         std::vector<Arr> arr_tmp;
@@ -402,26 +408,36 @@ cdef extern from *:
         return true;
     }
 
-    // the fast pass over any chain, in (time, id) order: each message takes its links at its
-    // times, unless one comes to a link before it is free (then the links are put back)
-    inline bool fast_sorted(Scratch& S, Item* it, int64_t n, int32_t* stop, const Chain& K,
-                            int64_t* F, int64_t sv, int64_t end) {
+    // the messages of a chain one after the other in (time, id) order, each over all its links:
+    // first come first served (a message waits while a link is busy) as long as every link
+    // sees its messages in the order they arrive - which fails only when a message that
+    // waited is overtaken, at a later link, by one that came after it. Then the links are put
+    // back and it returns false. stop, at: where each message stopped (its last link + 1, or
+    // the link it waits at for the next window) and when it got there.
+    inline bool in_order(Scratch& S, Item* it, int64_t n, int32_t* stop, int64_t* at, const Chain& K,
+                         int64_t* F, int64_t sv, int64_t end) {
         sort_items(it, it + n);
         int64_t* D = F + K.width;
         S.snap.assign(F, F + 2 * K.width);
-        const int64_t h = K.h;
+        S.last.assign(2 * K.len, std::numeric_limits<int64_t>::min());  // per link: the last arrival, id
+        int64_t* last = S.last.data();
+        const int64_t h = K.h, lat = K.lat;
         for (int64_t i = 0; i < n; ++i) {
-            const int64_t k0 = tag_k0(it[i].chip), k1 = tag_k1(it[i].chip);
+            const int64_t k0 = tag_k0(it[i].chip), k1 = tag_k1(it[i].chip), id = it[i].id;
             int64_t t = it[i].when + k0 * h, k = k0;
-            for (; k < k1 && t < end; ++k, t += h) {
-                if (t < F[k]) {
+            for (; k < k1 && t < end; ++k) {
+                if (t < last[2 * k] || (t == last[2 * k] && id < last[2 * k + 1])) {
                     std::copy(S.snap.begin(), S.snap.end(), F);
                     return false;
                 }
-                F[k] = t + sv;
+                last[2 * k] = t;
+                last[2 * k + 1] = id;
+                F[k] = (t > F[k] ? t : F[k]) + sv;
                 D[k]++;
+                t = F[k] + lat;
             }
             stop[i] = (int32_t)k;
+            at[i] = t;
         }
         return true;
     }
@@ -439,18 +455,28 @@ cdef extern from *:
         int64_t* F = lk + K.base;
         int64_t* D = F + K.width;
         const int64_t h = K.h, sv = P.serv;
-        if ((int64_t)S.stop.size() < n) S.stop.resize(n);
+        if ((int64_t)S.stop.size() < n) {
+            S.stop.resize(n);
+            S.at.resize(n);
+        }
         int32_t* stop = S.stop.data();
-        const bool ok = K.len <= 8 && n <= 16 ? fast_small(it, n, stop, K, F, sv, end)
-                                              : fast_sorted(S, it, n, stop, K, F, sv, end);
+        int64_t* at = S.at.data();
+        bool ok = K.len <= 8 && n <= 16 && fast_small(it, n, stop, K, F, sv, end);
+        if (ok) {
+            for (int64_t i = 0; i < n; ++i) at[i] = it[i].when + stop[i] * h;
+        } else {
+            ok = in_order(S, it, n, stop, at, K, F, sv, end);
+        }
         if (ok) {
             for (int64_t i = 0; i < n; ++i) {
                 const int64_t k = stop[i];
                 if (k < tag_k1(it[i].chip)) {  // at link k at or after the window's end
                     C.wait.push_back(it[i]);
-                    C.wait.back().chip = chain_tag(c, k, tag_k1(it[i].chip));
+                    Item& w = C.wait.back();
+                    w.chip = chain_tag(c, k, tag_k1(it[i].chip));
+                    w.when = at[i] - k * h;
                 } else {
-                    leave_chain(C, S, P, me, it[i], c, it[i].when + k * h);
+                    leave_chain(C, S, P, me, it[i], c, at[i]);
                 }
             }
             Q.clear();
@@ -683,85 +709,31 @@ cdef extern from *:
         #ifndef _OPENMP
         nthreads = 1;
         #endif
-        // messages per source chip, and the horizons; in parallel (for many messages), each
-        // thread over a contiguous range
-        const int nth = n < 65536 ? 1 : nthreads;
-        std::vector<int64_t> tcount((size_t)nth * chips, 0);  // per thread and chip: messages
-        std::vector<int64_t> thz((size_t)nth * chips, NEVER);  // per thread and chip: its horizon
-        std::vector<char> unsorted(nth, 0);
-        #ifdef _OPENMP
-        #pragma omp parallel num_threads(nth) if (nth > 1)
-        #endif
-        {
-            int tid = 0;
-            #ifdef _OPENMP
-            tid = omp_get_thread_num();
-            #endif
-            const int64_t lo = n * tid / nth, hi = n * (tid + 1) / nth;
-            int64_t* count = &tcount[(size_t)tid * chips];
-            int64_t* hz = &thz[(size_t)tid * chips];
-            const bool pairs = chips <= 4096;
-            std::vector<uint64_t> seen(pairs ? ((size_t)chips * chips + 63) / 64 : 0, 0);
-            int64_t before = lo > 0 ? P.inject[lo - 1] : P.inject[0];
-            bool late = false;
-            for (int64_t m = lo; m < hi; ++m) {
-                late |= P.inject[m] < before;
-                before = P.inject[m];
-                const int64_t sc = P.chip_of(P.s_core[m]), dc = P.chip_of(P.d_core[m]);
-                count[sc]++;
-                if (sc == dc) continue;
-                // the earliest a message can reach each chip on its way (every chip hop takes a
-                // window at least): a chip runs ahead of the window while nothing can reach it;
-                // messages come in time order, so the first between two chips sets the bound
-                if (pairs) {
-                    const uint64_t k = (uint64_t)sc * chips + dc, bit = (uint64_t)1 << (k & 63);
-                    if (seen[k >> 6] & bit) continue;
-                    seen[k >> 6] |= bit;
-                }
-                int64_t c[3] = {P.chip_x[sc], P.chip_y[sc], P.chip_z[sc]};
-                const int64_t d[3] = {P.chip_x[dc], P.chip_y[dc], P.chip_z[dc]};
-                int64_t lb = P.inject[m];
-                for (int dim = 0; dim < 3; ++dim) {
-                    while (c[dim] != d[dim]) {
-                        c[dim] += d[dim] > c[dim] ? 1 : -1;
-                        lb += P.window;
-                        int64_t& h = hz[c[0] + P.mx * (c[1] + P.my * c[2])];
-                        if (lb < h) h = lb;
-                    }
-                }
-            }
-            unsorted[tid] = late;
-        }
-        for (int k = 0; k < nth; ++k)
-            if (unsorted[k]) return 1;  // not in injection order: the caller sorts them
-        std::vector<int64_t> count(chips + 1, 0);  // cumulative
-        for (int64_t c = 0; c < chips; ++c) {
-            int64_t sent = 0;
-            for (int k = 0; k < nth; ++k) {
-                chip[c].horizon = std::min(chip[c].horizon, thz[(size_t)k * chips + c]);
-                sent += tcount[(size_t)k * chips + c];
-            }
-            count[c + 1] = count[c] + sent;
-        }
-        int64_t t = P.inject[0];  // nothing happens before the first message leaves its core
         // each thread keeps the same chips (and their state in its cache): contiguous ranges
-        // with equal numbers of injected messages
+        // with about equal numbers of messages sent (counted on a sample)
+        const int64_t every = std::max<int64_t>(1, n / 65536);
+        std::vector<int64_t> count(chips + 1, 0);
+        for (int64_t m = 0; m < n; m += every) count[P.chip_of(P.s_core[m]) + 1]++;
+        for (int64_t c = 0; c < chips; ++c) count[c + 1] += count[c];  // cumulative
         std::vector<int64_t> first(nthreads + 1, chips);
         first[0] = 0;
         for (int k = 1, c = 0; k < nthreads; ++k) {
-            while (c < chips && count[c] * nthreads < n * k) ++c;
+            while (c < chips && count[c] * nthreads < count[chips] * k) ++c;
             first[k] = c;
         }
-        std::vector<int64_t> head(nthreads, NEVER);  // per thread: the next message it has not read
         P.owner.assign(chips, 0);
         for (int k = 0; k < nthreads; ++k)
             for (int64_t c = first[k]; c < first[k + 1]; ++c) P.owner[c] = k;
         // every message planned, in time order, into a stream for the thread running its source
-        // chip: each planning thread (over a range of messages) keeps one per running thread
+        // chip (each planning thread, over a range of messages, keeps one per running thread),
+        // and the horizons; in parallel for many messages
+        const int nth = n < 65536 ? 1 : nthreads;
         std::vector<std::vector<Item>>& streams = M.streams;
         if (streams.size() < (size_t)nth * nthreads) streams.resize((size_t)nth * nthreads);
+        std::vector<int64_t> thz((size_t)nth * chips, NEVER);  // per thread and chip: its horizon
         std::vector<int64_t> tsum((size_t)nth * 5, 0);  // per planning thread: hops, ew, ns, chip
                                                         // hops, synaptic events
+        std::vector<char> unsorted(nth, 0);
         #ifdef _OPENMP
         #pragma omp parallel num_threads(nth) if (nth > 1)
         #endif
@@ -778,13 +750,21 @@ cdef extern from *:
                 out[k].clear();
             }
             int64_t sum[5] = {0, 0, 0, 0, 0};
+            int64_t* hz = &thz[(size_t)tid * chips];
+            const bool pairs = chips <= 4096;
+            std::vector<uint64_t> seen(pairs ? ((size_t)chips * chips + 63) / 64 : 0, 0);
+            int64_t before = lo > 0 ? P.inject[lo - 1] : P.inject[0];
+            bool late = false;
             for (int64_t m = lo; m < hi; ++m) {
+                const int64_t inject = P.inject[m];
+                late |= inject < before;
+                before = inject;
                 const int64_t sc = P.chip_of(P.s_core[m]), dc = P.chip_of(P.d_core[m]);
                 const int64_t dl = P.d_core[m] - dc * P.cpc;
                 std::vector<Item>& to = out[P.owner[sc]];
                 to.emplace_back();
                 Item& o = to.back();
-                o.when = P.inject[m]; o.id = (int32_t)m; o.dchip = (int32_t)dc;
+                o.when = inject; o.id = (int32_t)m; o.dchip = (int32_t)dc;
                 o.nsyn = (int32_t)P.nsyn[m]; o.dl = (int16_t)dl; o.from = (int32_t)sc;
                 int64_t h[3];
                 plan(P, sc, dc, P.s_core[m] - sc * P.cpc, dl, o, h);
@@ -794,10 +774,38 @@ cdef extern from *:
                     P.ew[m] = (int32_t)h[0]; P.ns[m] = (int32_t)h[1]; P.chops[m] = (int32_t)h[2];
                     P.hops[m] = (int32_t)(h[0] + h[1] + h[2]);
                 }
+                if (sc == dc) continue;
+                // the earliest a message can reach each chip on its way (every chip hop takes a
+                // window at least): a chip runs ahead of the window while nothing can reach it;
+                // messages come in time order, so the first between two chips sets the bound
+                if (pairs) {
+                    const uint64_t k = (uint64_t)sc * chips + dc, bit = (uint64_t)1 << (k & 63);
+                    if (seen[k >> 6] & bit) continue;
+                    seen[k >> 6] |= bit;
+                }
+                int64_t c[3] = {P.chip_x[sc], P.chip_y[sc], P.chip_z[sc]};
+                const int64_t d[3] = {P.chip_x[dc], P.chip_y[dc], P.chip_z[dc]};
+                int64_t lb = inject;
+                for (int dim = 0; dim < 3; ++dim) {
+                    while (c[dim] != d[dim]) {
+                        c[dim] += d[dim] > c[dim] ? 1 : -1;
+                        lb += P.window;
+                        int64_t& hc = hz[c[0] + P.mx * (c[1] + P.my * c[2])];
+                        if (lb < hc) hc = lb;
+                    }
+                }
             }
             for (int k = 0; k < nthreads; ++k) out[k].swap(streams[(size_t)tid * nthreads + k]);
             for (int k = 0; k < 5; ++k) tsum[(size_t)tid * 5 + k] = sum[k];
+            unsorted[tid] = late;
         }
+        for (int k = 0; k < nth; ++k)
+            if (unsorted[k]) return 1;  // not in injection order: the caller sorts them
+        for (int64_t c = 0; c < chips; ++c)
+            for (int k = 0; k < nth; ++k)
+                chip[c].horizon = std::min(chip[c].horizon, thz[(size_t)k * chips + c]);
+        int64_t t = P.inject[0];  // nothing happens before the first message leaves its core
+        std::vector<int64_t> head(nthreads, NEVER);  // per thread: the next message it has not read
         std::vector<Cursor>& cursors = M.cursors;
         cursors.assign(nthreads, Cursor());
         for (int o = 0; o < nthreads; ++o)
