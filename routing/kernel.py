@@ -166,6 +166,7 @@ cdef extern from *:
     // (at base + width + k); h: one hop without queueing
     struct Chain { int32_t base, width, len; int64_t lat, h; };
     typedef int64_t v8 __attribute__((vector_size(64)));  // a chain of up to 8 links
+    struct Leg { int32_t tag; uint16_t tgt; uint8_t ew, ns; };  // see leg()
 
     struct Params {
         int64_t nx, ny, cpt, cpc, mx, my, mz, n_tiles, chip_link_base;
@@ -185,6 +186,9 @@ cdef extern from *:
         int64_t* lk;                        // per chip: its chains' link state, then its chip
         int64_t lk_per_chip, clink;         // links' (free at clink + d, load at clink + 6 + d)
         std::vector<int8_t> core_x, core_y; // per core of a chip: its tile
+        std::vector<int16_t> core_tile;
+        bool tables;                        // chips of at most 64 tiles: legs from tables, per
+        std::vector<Leg> local, leave, enter;  // (tile, tile), (tile, direction) x 2
         std::vector<int16_t> chip_x, chip_y, chip_z;  // per chip: where it is on the board
         std::vector<int32_t> owner;         // per chip: the thread that runs it
         int64_t step[6];                    // chip number change of a chip hop, per direction
@@ -289,10 +293,9 @@ cdef extern from *:
         if (arrive > C.last) C.last = arrive;
     }
 
-    // message `it` at tile (x, y) at time t, on its way to tile `tgt`: into its next chain, or there
-    inline void route(Chip& C, Scratch& S, const Params& P, int64_t me, const Item& it, uint16_t tgt,
-                      int64_t x, int64_t y, int64_t t) {
-        const int32_t tag = next_chain(P, x, y, tgt & 127, (tgt >> 7) & 127);
+    // message `it` at time t into the chain `tag` (-1: none, it is at its target tile `tgt`)
+    inline void go(Chip& C, Scratch& S, const Params& P, int64_t me, const Item& it, int32_t tag,
+                   uint16_t tgt, int64_t t) {
         if (tag < 0) {
             reached(C, S, P, me, it, tgt, t);
             return;
@@ -304,54 +307,70 @@ cdef extern from *:
         d.tgt = tgt;
     }
 
+    // a stretch of a path on one chip, from tile (x, y) to tile (tx, ty): its first chain, its
+    // target (with `exit`: the chip link it leaves by there) and its east-west and north-south hops
+    inline Leg leg(const Params& P, int64_t x, int64_t y, int64_t tx, int64_t ty, bool exit) {
+        return Leg{next_chain(P, x, y, tx, ty), pack(tx, ty, exit), (uint8_t)iabs(tx - x),
+                   (uint8_t)iabs(ty - y)};
+    }
+    // the stretch from tile (x, y) to the chip link toward direction d: to the border tile facing
+    // it, in the tile's row (x hops) or column (y hops); to (0, 0) for z hops
+    inline Leg leaving(const Params& P, int64_t d, int64_t x, int64_t y) {
+        if (d < 2) return leg(P, x, y, d == 0 ? P.nx - 1 : 0, y, true);
+        if (d < 4) return leg(P, x, y, x, d == 2 ? P.ny - 1 : 0, true);
+        return leg(P, x, y, 0, 0, true);
+    }
+    // the stretch from the chip link a message came in by (after a hop in direction d) to tile
+    // (x, y): from the border facing where it came from, in the tile's row or column; from
+    // (0, 0) after a z hop
+    inline Leg entering(const Params& P, int64_t d, int64_t x, int64_t y) {
+        if (d < 2) return leg(P, d == 0 ? 0 : P.nx - 1, y, x, y, false);
+        if (d < 4) return leg(P, x, d == 2 ? 0 : P.ny - 1, x, y, false);
+        return leg(P, 0, 0, x, y, false);
+    }
+    inline Leg leaving_core(const Params& P, int64_t d, int64_t core) {
+        return P.tables ? P.leave[P.core_tile[core] * 6 + d] : leaving(P, d, P.core_x[core], P.core_y[core]);
+    }
+    inline Leg entering_core(const Params& P, int64_t d, int64_t core) {
+        return P.tables ? P.enter[P.core_tile[core] * 6 + d] : entering(P, d, P.core_x[core], P.core_y[core]);
+    }
+
     // a message from core sl of chip sc to core dl of chip dc, planned: its target tile on chip
-    // sc (its destination tile, or the border tile facing its first chip hop, in the source
-    // tile's row or column), its first chain, and its path's east-west, north-south and chip
-    // hops in closed form
+    // sc (its destination tile, or the border tile toward its first chip hop), its first chain,
+    // and its path's east-west, north-south and chip hops in closed form
     inline void plan(const Params& P, int64_t sc, int64_t dc, int64_t sl, int64_t dl, Item& o,
                      int64_t* hops) {
-        const int64_t x = P.core_x[sl], y = P.core_y[sl];
-        const int64_t dx = P.core_x[dl], dy = P.core_y[dl];
-        int64_t tx = dx, ty = dy, ewh, nsh, ch = 0;
-        const bool exit = dc != sc;
-        if (!exit) {
-            ewh = iabs(dx - x); nsh = iabs(dy - y);
+        Leg a, b{0, 0, 0, 0};
+        int64_t ch = 0;
+        if (dc == sc) {
+            a = P.tables ? P.local[P.core_tile[sl] * P.n_tiles + P.core_tile[dl]]
+                         : leg(P, P.core_x[sl], P.core_y[sl], P.core_x[dl], P.core_y[dl], false);
         } else {
             const int64_t e0 = P.chip_x[dc] - P.chip_x[sc], e1 = P.chip_y[dc] - P.chip_y[sc];
             const int64_t e2 = P.chip_z[dc] - P.chip_z[sc];
-            if (e0 != 0) { tx = e0 > 0 ? P.nx - 1 : 0; ty = y; }
-            else if (e1 != 0) { tx = x; ty = e1 > 0 ? P.ny - 1 : 0; }
-            else { tx = 0; ty = 0; }
-            // entry: the border facing the last chip hop, in the destination tile's row or column
-            int64_t enx = 0, eny = 0;
-            if (e2 == 0 && e1 == 0) { enx = e0 > 0 ? 0 : P.nx - 1; eny = dy; }
-            else if (e2 == 0) { enx = dx; eny = e1 > 0 ? 0 : P.ny - 1; }
-            ewh = iabs(tx - x) + iabs(dx - enx);
-            nsh = iabs(ty - y) + iabs(dy - eny);
+            const int64_t first = e0 ? (e0 < 0) : e1 ? 2 + (e1 < 0) : 4 + (e2 < 0);
+            const int64_t last = e2 ? 4 + (e2 < 0) : e1 ? 2 + (e1 < 0) : (e0 < 0);
+            a = leaving_core(P, first, sl);
+            b = entering_core(P, last, dl);
             ch = iabs(e0) + iabs(e1) + iabs(e2);
         }
-        o.tgt = pack(tx, ty, exit);
-        o.chip = next_chain(P, x, y, tx, ty);
-        hops[0] = ewh; hops[1] = nsh; hops[2] = ch;
+        o.tgt = a.tgt;
+        o.chip = a.tag;
+        hops[0] = a.ew + b.ew; hops[1] = a.ns + b.ns; hops[2] = ch;
     }
 
-    // a message reaching chip `me` over a chip link: on through another, or into the tiles at
-    // the entry tile (the border facing where it came from, in its destination tile's row or
-    // column; (0, 0) after a z hop)
+    // a message reaching chip `me` over a chip link: on through another, or into the tiles
     inline void enter(Chip& C, Scratch& S, const Params& P, int64_t me, const Item& it) {
         if (it.dchip != me) { S.cq[P.chip_dir(me, it.dchip)].push(it, it.when); return; }
-        const int64_t dx = P.core_x[it.dl], dy = P.core_y[it.dl];
-        const int dir = it.tgt;
-        int64_t ex = 0, ey = 0;
-        if (dir < 2) { ex = dir == 0 ? 0 : P.nx - 1; ey = dy; }
-        else if (dir < 4) { ex = dx; ey = dir == 2 ? 0 : P.ny - 1; }
-        route(C, S, P, me, it, pack(dx, dy, false), ex, ey, it.when);
+        const Leg b = entering_core(P, it.tgt, it.dl);  // tgt: the direction it came in
+        go(C, S, P, me, it, b.tag, b.tgt, it.when);
     }
 
     // where a message leaving chain c after its link k1 - 1 is: on (row, tx) after an X chain
     inline void leave_chain(Chip& C, Scratch& S, const Params& P, int64_t me, const Item& it,
                             int64_t c, int64_t t) {
-        if (c < 2 * P.ny) route(C, S, P, me, it, it.tgt, it.tgt & 127, c >> 1, t);
+        const int64_t tx = it.tgt & 127, ty = (it.tgt >> 7) & 127;
+        if (c < 2 * P.ny) go(C, S, P, me, it, next_chain(P, tx, c >> 1, tx, ty), it.tgt, t);
         else reached(C, S, P, me, it, it.tgt, t);
     }
 
@@ -697,10 +716,28 @@ cdef extern from *:
         }
         P.core_x.resize(P.cpc);
         P.core_y.resize(P.cpc);
+        P.core_tile.resize(P.cpc);
         for (int64_t k = 0; k < P.cpc; ++k) {
             int64_t tile = k / P.cpt;
             P.core_x[k] = (int8_t)(tile % P.nx);
             P.core_y[k] = (int8_t)(tile / P.nx);
+            P.core_tile[k] = (int16_t)tile;
+        }
+        P.tables = P.n_tiles <= 64;
+        if (P.tables) {
+            const int64_t nt = P.n_tiles;
+            P.local.resize(nt * nt);
+            P.leave.resize(nt * 6);
+            P.enter.resize(nt * 6);
+            for (int64_t a = 0; a < nt; ++a) {
+                const int64_t x = a % P.nx, y = a / P.nx;
+                for (int64_t b = 0; b < nt; ++b)
+                    P.local[a * nt + b] = leg(P, x, y, b % P.nx, b / P.nx, false);
+                for (int64_t d = 0; d < 6; ++d) {
+                    P.leave[a * 6 + d] = leaving(P, d, x, y);
+                    P.enter[a * 6 + d] = entering(P, d, x, y);
+                }
+            }
         }
         std::vector<Chip>& chip = M.chip;
         if ((int64_t)chip.size() < chips) chip.resize(chips);
