@@ -87,9 +87,11 @@ cdef extern from *:
     const int64_t NEVER = std::numeric_limits<int64_t>::max();
     const uint16_t EXIT = 1 << 14;          // in a target tile: the border tile toward a chip link
 
-    // a message on its way: at a link (`when` it is there), or crossing to another chip (then
-    // `chip` is that chip and `tgt` the direction of the hop); `chip` holds the link's rank
-    // (or direction) while it waits for a later window
+    // a message on its way. In a chain (or waiting at one of its links for a later window),
+    // `chip` is its chain tag (see chain_tag) and `when` its time at the chain's link 0 without
+    // queueing; at a chip link, `when` is its time there (and `chip` the link's direction while
+    // it waits for a later window); crossing to another chip, `chip` is that chip and `tgt` the
+    // direction of the hop
     struct Item {
         int64_t when;
         int32_t id, dchip, nsyn, chip;
@@ -145,7 +147,7 @@ cdef extern from *:
         if (from != a) std::copy(from, from + n, a);
     }
 
-    struct Queue {              // the messages entering one chain (or chip link) in this window
+    struct Queue {              // the messages at one chip link in this window
         std::vector<Item> v;
         bool mixed = false;     // not in (time, id) order
         int64_t last_when = std::numeric_limits<int64_t>::min();
@@ -161,9 +163,9 @@ cdef extern from *:
     };
     // a chain: the tile links of one row going east or west, or of one column going north or
     // south, numbered k = 0, 1, ... along the direction of travel (link k leads from the chain's
-    // k-th tile to the next one)
-    // its links' state: when each is free again (at base + k) and how many messages it served
-    // (at base + width + k); h: one hop without queueing
+    // k-th tile to the next one). Its links' state, in a chip's: when each is free again (at
+    // base + k) and how many messages it served (at base + width + k). h: one hop without
+    // queueing (service and latency)
     struct Chain { int32_t base, width, len; int64_t lat, h; };
     typedef int64_t v8 __attribute__((vector_size(64)));  // a chain of up to 8 links
     struct Leg { int32_t tag; uint16_t tgt; uint8_t ew, ns; };  // see leg()
@@ -171,7 +173,6 @@ cdef extern from *:
     struct Params {
         int64_t nx, ny, cpt, cpc, mx, my, mz, n_tiles, chip_link_base;
         int64_t hop_ew, hop_ns, serv, chop, cserv, in_tile, syn_op, window;
-        int64_t h_ew, h_ns;  // a tile hop without queueing: service and latency
         const int64_t *s_core, *d_core, *nsyn, *inject;
         int64_t *arrive, *done, *link_load, *core_free, *link_free;
         int32_t *hops, *ew, *ns, *chops;
@@ -464,8 +465,9 @@ cdef extern from *:
     // chain c's messages of this window (before `end`) on chip `me`. Tile links are rarely busy,
     // so first a fast pass assumes no message waits for another: each takes every link at its
     // time without queueing, which holds if none comes to a link within one service time of
-    // another or before the link is free from an earlier window. If that fails, the chain is
-    // served exactly, link by link.
+    // another or before the link is free from an earlier window. If that fails, the messages go
+    // one after the other in (time, id) order (in_order); if a message is overtaken there, the
+    // chain is served link by link.
     void serve_chain(Chip& C, Scratch& S, const Params& P, int64_t me, int64_t c, int64_t end, int64_t* lk) {
         std::vector<Item>& Q = S.q[c];
         Item* it = Q.data();
@@ -553,7 +555,7 @@ cdef extern from *:
     // go to S.box
     void run_window(Chip& C, Scratch& S, const Params& P, int64_t me, int64_t end) {
         int64_t wait_first = NEVER;
-        for (const Item& w : C.wait) S.put((int32_t)tag_chain(w.chip), w);
+        for (const Item& w : C.wait) S.put(tag_chain(w.chip), w);
         C.wait.clear();
         for (const Item& w : C.wait_links) S.cq[w.chip].push(w, w.when);
         C.wait_links.clear();
@@ -562,15 +564,8 @@ cdef extern from *:
         const Item* const inj = C.pend.data();
         const size_t inj_end = C.pend.size();
         size_t p = C.pr;
-        for (; p < inj_end && inj[p].when < end; ++p) {  // messages leaving their cores
-            const Item& m = inj[p];
-            if (m.chip < 0) {
-                reached(C, S, P, me, m, m.tgt, m.when);
-                continue;
-            }
-            const int64_t c = tag_chain(m.chip);
-            S.put(c, m).when = m.when - tag_k0(m.chip) * P.chain[c].h;
-        }
+        for (; p < inj_end && inj[p].when < end; ++p)  // messages leaving their cores
+            go(C, S, P, me, inj[p], inj[p].chip, inj[p].tgt, inj[p].when);
         if (p == inj_end) {
             C.pend.clear();
             p = 0;
@@ -687,8 +682,6 @@ cdef extern from *:
         if (n == 0) return 0;
         static thread_local Memory M;
         // chains (see Params) and where their links are
-        P.h_ew = P.hop_ew + P.serv;
-        P.h_ns = P.hop_ns + P.serv;
         P.chains = 2 * P.ny + 2 * P.nx;
         P.chain.clear();
         int64_t at = 0;
@@ -768,7 +761,7 @@ cdef extern from *:
         std::vector<std::vector<Item>>& streams = M.streams;
         if (streams.size() < (size_t)nth * nthreads) streams.resize((size_t)nth * nthreads);
         std::vector<int64_t> thz((size_t)nth * chips, NEVER);  // per thread and chip: its horizon
-        std::vector<int64_t> tsum((size_t)nth * 5, 0);  // per planning thread: hops, ew, ns, chip
+        std::vector<int64_t> tsum((size_t)nth * 4, 0);  // per planning thread: ew, ns and chip
                                                         // hops, synaptic events
         std::vector<char> unsorted(nth, 0);
         #ifdef _OPENMP
@@ -786,7 +779,7 @@ cdef extern from *:
                 out[k].swap(streams[(size_t)tid * nthreads + k]);
                 out[k].clear();
             }
-            int64_t sum[5] = {0, 0, 0, 0, 0};
+            int64_t sum[4] = {0, 0, 0, 0};
             int64_t* hz = &thz[(size_t)tid * chips];
             const bool pairs = chips <= 4096;
             std::vector<uint64_t> seen(pairs ? ((size_t)chips * chips + 63) / 64 : 0, 0);
@@ -805,8 +798,7 @@ cdef extern from *:
                 o.nsyn = (int32_t)P.nsyn[m]; o.dl = (int16_t)dl; o.from = (int32_t)sc;
                 int64_t h[3];
                 plan(P, sc, dc, P.s_core[m] - sc * P.cpc, dl, o, h);
-                sum[0] += h[0] + h[1] + h[2]; sum[1] += h[0]; sum[2] += h[1]; sum[3] += h[2];
-                sum[4] += P.nsyn[m];
+                sum[0] += h[0]; sum[1] += h[1]; sum[2] += h[2]; sum[3] += P.nsyn[m];
                 if (P.per_message) {
                     P.ew[m] = (int32_t)h[0]; P.ns[m] = (int32_t)h[1]; P.chops[m] = (int32_t)h[2];
                     P.hops[m] = (int32_t)(h[0] + h[1] + h[2]);
@@ -833,7 +825,7 @@ cdef extern from *:
                 }
             }
             for (int k = 0; k < nthreads; ++k) out[k].swap(streams[(size_t)tid * nthreads + k]);
-            for (int k = 0; k < 5; ++k) tsum[(size_t)tid * 5 + k] = sum[k];
+            for (int k = 0; k < 4; ++k) tsum[(size_t)tid * 4 + k] = sum[k];
             unsorted[tid] = late;
         }
         for (int k = 0; k < nth; ++k)
@@ -908,9 +900,10 @@ cdef extern from *:
         }
         for (int64_t k = 0; k < 6; ++k) P.totals[k] = 0;
         for (int k = 0; k < nth; ++k) {
-            for (int64_t j = 0; j < 4; ++j) P.totals[j] += tsum[(size_t)k * 5 + j];
-            P.totals[5] += tsum[(size_t)k * 5 + 4];
+            for (int64_t j = 0; j < 3; ++j) P.totals[1 + j] += tsum[(size_t)k * 4 + j];
+            P.totals[5] += tsum[(size_t)k * 4 + 3];
         }
+        P.totals[0] = P.totals[1] + P.totals[2] + P.totals[3];
         for (int64_t c = 0; c < chips; ++c) {
             const Chip& C = chip[c];
             P.totals[4] = std::max(P.totals[4], C.last);
