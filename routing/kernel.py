@@ -27,7 +27,8 @@ least ``W = chip_hop + chip_link_service`` later. So time is cut into global
 windows of length ``W``: within a window every chip runs its own messages
 without hearing from the others, and what crosses a chip link is handed over
 between windows, always into a later window (per thread-pair mailboxes, so the
-chips are shared among OpenMP threads without locks). A chip that no message
+chips are shared among OpenMP threads without locks), straight into the queue
+of the chip link it goes on by if it passes through. A chip that no message
 can reach before some time (its *horizon*, from walking the dimension-order
 path of the first message between each pair of chips at the earliest) runs
 ahead up to it.
@@ -89,9 +90,8 @@ cdef extern from *:
 
     // a message on its way. In a chain (or waiting at one of its links for a later window),
     // `chip` is its chain tag (see chain_tag) and `when` its time at the chain's link 0 without
-    // queueing; at a chip link, `when` is its time there (and `chip` the link's direction while
-    // it waits for a later window); crossing to another chip, `chip` is that chip and `tgt` the
-    // direction of the hop
+    // queueing; at a chip link, `when` is its time there; crossing to another chip, `chip` is
+    // that chip and `tgt` the direction of the hop
     struct Item {
         int64_t when;
         int32_t id, dchip, nsyn, chip;
@@ -147,20 +147,6 @@ cdef extern from *:
         if (from != a) std::copy(from, from + n, a);
     }
 
-    struct Queue {              // the messages at one chip link in this window
-        std::vector<Item> v;
-        bool mixed = false;     // not in (time, id) order
-        int64_t last_when = std::numeric_limits<int64_t>::min();
-        int32_t last_id = 0;
-        inline void push(const Item& x, int64_t when) {  // x, at `when`
-            mixed |= (when < last_when) | ((when == last_when) & (x.id < last_id));
-            last_when = when;
-            last_id = x.id;
-            v.push_back(x);
-            v.back().when = when;
-        }
-        inline void clear() { v.clear(); mixed = false; last_when = std::numeric_limits<int64_t>::min(); }
-    };
     // a chain: the tile links of one row going east or west, or of one column going north or
     // south, numbered k = 0, 1, ... along the direction of travel (link k leads from the chain's
     // k-th tile to the next one). Its links' state, in a chip's: when each is free again (at
@@ -206,7 +192,6 @@ cdef extern from *:
     struct Scratch {                        // a thread's working space, whichever chip it runs
         std::vector<std::vector<Item>> q;   // per chain: the messages entering it
         std::vector<uint64_t> busy;         // per chain: a bit when its queue has items
-        Queue cq[6];                        // per chip link
         std::vector<int64_t> snap;          // a chain's link state before its fast pass
         std::vector<int32_t> stop;          // per message of a chain: where a pass left it,
         std::vector<int64_t> at, last;      // and when; per link: the last arrival
@@ -239,8 +224,9 @@ cdef extern from *:
 
     struct Chip {
         std::vector<Item> wait;             // at tile links beyond the last window
-        std::vector<Item> wait_links;       // at chip links beyond it
-        std::vector<Item> inbox;            // from other chips, for this window or later
+        std::vector<Item> link[6];          // at its chip links, this window or later (in any order:
+                                            // each window sorts them)
+        std::vector<Item> inbox;            // from other chips, for its tiles, this window or later
         std::vector<Arr> arr;               // arrivals at its cores, served at the end
         std::vector<Item> pend;             // messages leaving its cores, from pend[pr] on (`when`:
         size_t pr = 0;                      // their injection time, `chip`: their first chain or -1)
@@ -248,7 +234,8 @@ cdef extern from *:
         int64_t horizon = NEVER;            // nothing from another chip arrives before this
         int64_t last = 0;                   // the last arrival at a core
         void reset() {  // for the next call, keeping the memory
-            wait.clear(); wait_links.clear(); inbox.clear(); arr.clear();
+            wait.clear(); inbox.clear(); arr.clear();
+            for (int d = 0; d < 6; ++d) link[d].clear();
             pend.clear(); pr = 0; next = horizon = NEVER;
             last = 0;
         }
@@ -283,7 +270,9 @@ cdef extern from *:
     inline void reached(Chip& C, Scratch& S, const Params& P, int64_t me, const Item& it, uint16_t tgt,
                         int64_t t) {
         if (tgt & EXIT) {
-            S.cq[P.chip_dir(me, it.dchip)].push(it, t);
+            std::vector<Item>& q = C.link[P.chip_dir(me, it.dchip)];
+            q.push_back(it);
+            q.back().when = t;
             return;
         }
         const int64_t arrive = t + P.in_tile;
@@ -360,10 +349,17 @@ cdef extern from *:
         hops[0] = a.ew + b.ew; hops[1] = a.ns + b.ns; hops[2] = ch;
     }
 
-    // a message reaching chip `me` over a chip link: on through another, or into the tiles
+    // a message handed over to chip `me` after crossing a chip link: straight into the queue of
+    // the chip link it goes on by, or into the inbox for the tiles
+    inline void hand_over(Chip& C, const Params& P, int64_t me, const Item& it) {
+        if (it.dchip != me) C.link[P.chip_dir(me, it.dchip)].push_back(it);
+        else C.inbox.push_back(it);
+        if (it.when < C.next) C.next = it.when;
+    }
+
+    // a message from the inbox into the tiles (`tgt`: the direction it came in)
     inline void enter(Chip& C, Scratch& S, const Params& P, int64_t me, const Item& it) {
-        if (it.dchip != me) { S.cq[P.chip_dir(me, it.dchip)].push(it, it.when); return; }
-        const Leg b = entering_core(P, it.tgt, it.dl);  // tgt: the direction it came in
+        const Leg b = entering_core(P, it.tgt, it.dl);
         go(C, S, P, me, it, b.tag, b.tgt, it.when);
     }
 
@@ -557,8 +553,6 @@ cdef extern from *:
         int64_t wait_first = NEVER;
         for (const Item& w : C.wait) S.put(tag_chain(w.chip), w);
         C.wait.clear();
-        for (const Item& w : C.wait_links) S.cq[w.chip].push(w, w.when);
-        C.wait_links.clear();
         for (const Item& m : C.inbox) enter(C, S, P, me, m);
         C.inbox.clear();
         const Item* const inj = C.pend.data();
@@ -583,11 +577,11 @@ cdef extern from *:
         }
         // chip links: messages leaving this chip, passing through it, and still waiting
         for (int d = 0; d < 6; ++d) {
-            Queue& Q = S.cq[d];
-            const size_t n = Q.v.size();
+            std::vector<Item>& Q = C.link[d];
+            const size_t n = Q.size();
             if (n == 0) continue;
-            Item* it = Q.v.data();
-            if (Q.mixed) merge_runs(it, (int64_t)n, S.tmp, S.run);
+            Item* it = Q.data();
+            merge_runs(it, (int64_t)n, S.tmp, S.run);
             int64_t* const lf = lk + P.clink + d;  // free; load 6 further
             const int64_t nc = me + P.step[d];
             std::vector<Item>& box = (*S.box)[P.owner[nc]];
@@ -603,11 +597,7 @@ cdef extern from *:
             *lf = free;
             lf[6] += (int64_t)i;
             if (i < n && it[i].when < wait_first) wait_first = it[i].when;
-            for (; i < n; ++i) {
-                C.wait_links.push_back(it[i]);
-                C.wait_links.back().chip = d;
-            }
-            Q.clear();
+            Q.erase(Q.begin(), Q.begin() + i);
         }
         const int64_t next = C.pr < C.pend.size() ? C.pend[C.pr].when : NEVER;
         C.next = std::min(next, wait_first);
@@ -879,11 +869,7 @@ cdef extern from *:
                 #endif
                 for (int k = 0; k < nthreads; ++k) {  // what other threads' chips sent to ours
                     std::vector<Item>& box = boxes[k][tid];
-                    for (const Item& m : box) {
-                        Chip& C = chip[m.chip];
-                        C.inbox.push_back(m);
-                        if (m.when < C.next) C.next = m.when;
-                    }
+                    for (const Item& m : box) hand_over(chip[m.chip], P, m.chip, m);
                     box.clear();
                 }
                 #ifdef _OPENMP
