@@ -121,10 +121,25 @@ cdef extern from *:
         }
     }
 
-    // sort [a, a + n) by (time, id) by merging the sorted runs it holds (link and core inputs
-    // come as a few runs: one per link feeding them); tmp and run: scratch
+    // sort [first, last) by (time, id) by insertion while that takes at most `moves` moves;
+    // false (left in some other order) if not
+    template <class T> inline bool insertion_sort(T* first, T* last, int64_t moves) {
+        for (T* i = first + 1; i < last; ++i) {
+            if (!earlier(*i, i[-1])) continue;
+            T v = *i;
+            T* j = i;
+            do { *j = j[-1]; --j; } while (j > first && earlier(v, j[-1]));
+            *j = v;
+            if ((moves -= i - j) < 0) return false;
+        }
+        return true;
+    }
+
+    // sort [a, a + n) by (time, id): link and core inputs come as a few sorted runs (one per link
+    // feeding them) that overlap little, so by insertion if that takes O(n) moves, else by
+    // merging the runs; tmp and run: scratch
     template <class T> void merge_runs(T* a, int64_t n, std::vector<T>& tmp, std::vector<int64_t>& run) {
-        if (n <= 8) { sort_items(a, a + n); return; }
+        if (insertion_sort(a, a + n, 8 * n + 64)) return;
         run.clear();
         run.push_back(0);
         for (int64_t i = 1; i < n; ++i) if (earlier(a[i], a[i - 1])) run.push_back(i);
