@@ -204,6 +204,26 @@ cdef extern from *:
         }
     };
 
+    // the bounds a planning thread set on the chips along one chip's links in one direction: all
+    // chips up to `reach` hops away have a horizon of at most `when` + hops * window
+    struct Stretch {
+        int64_t when = NEVER;
+        int64_t reach = 0;
+        // a message at chip `at` at time t (at the earliest) going `hops` chip hops in direction d:
+        // the horizons of the chips it passes. Beyond the reach, and all of them if it comes
+        // earlier, with the earlier of its time and `when` (a lower bound: a horizon need not be
+        // the latest possible)
+        inline void bound(const Params& P, int64_t* hz, int64_t at, int64_t d, int64_t hops, int64_t t) {
+            if (t >= when && hops <= reach) return;
+            const int64_t from = t < when ? 1 : reach + 1, to = std::max(hops, reach);
+            if (t < when) when = t;
+            reach = to;
+            int64_t c = at + from * P.step[d], lb = when + from * P.window;
+            for (int64_t k = from; k <= to; ++k, c += P.step[d], lb += P.window)
+                if (lb < hz[c]) hz[c] = lb;
+        }
+    };
+
     struct Scratch {                        // a thread's working space, whichever chip it runs
         std::vector<std::vector<Item>> q;   // per chain: the messages entering it
         std::vector<uint64_t> busy;         // per chain: a bit when its queue has items
@@ -786,8 +806,10 @@ cdef extern from *:
             }
             int64_t sum[4] = {0, 0, 0, 0};
             int64_t* hz = &thz[(size_t)tid * chips];
-            const bool pairs = chips <= 4096;
-            std::vector<uint64_t> seen(pairs ? ((size_t)chips * chips + 63) / 64 : 0, 0);
+            // per chip and direction: the earliest a message of this thread left the chip that
+            // way as a stretch of its path (in one dimension), and how many hops on it got that
+            // bound (or a lower one) at least
+            std::vector<Stretch> stretch((size_t)chips * 6);
             int64_t before = lo > 0 ? P.inject[lo - 1] : P.inject[0];
             bool late = false;
             for (int64_t m = lo; m < hi; ++m) {
@@ -810,23 +832,16 @@ cdef extern from *:
                 }
                 if (sc == dc) continue;
                 // the earliest a message can reach each chip on its way (every chip hop takes a
-                // window at least): a chip runs ahead of the window while nothing can reach it;
-                // messages come in time order, so the first between two chips sets the bound
-                if (pairs) {
-                    const uint64_t k = (uint64_t)sc * chips + dc, bit = (uint64_t)1 << (k & 63);
-                    if (seen[k >> 6] & bit) continue;
-                    seen[k >> 6] |= bit;
-                }
-                int64_t c[3] = {P.chip_x[sc], P.chip_y[sc], P.chip_z[sc]};
-                const int64_t d[3] = {P.chip_x[dc], P.chip_y[dc], P.chip_z[dc]};
-                int64_t lb = inject;
+                // window at least): a chip runs ahead of the window while nothing can reach it
+                const int64_t e[3] = {P.chip_x[dc] - P.chip_x[sc], P.chip_y[dc] - P.chip_y[sc],
+                                      P.chip_z[dc] - P.chip_z[sc]};
+                int64_t at = sc, lb = inject;
                 for (int dim = 0; dim < 3; ++dim) {
-                    while (c[dim] != d[dim]) {
-                        c[dim] += d[dim] > c[dim] ? 1 : -1;
-                        lb += P.window;
-                        int64_t& hc = hz[c[0] + P.mx * (c[1] + P.my * c[2])];
-                        if (lb < hc) hc = lb;
-                    }
+                    if (!e[dim]) continue;
+                    const int64_t d = 2 * dim + (e[dim] < 0), hops = iabs(e[dim]);
+                    stretch[at * 6 + d].bound(P, hz, at, d, hops, lb);
+                    at += hops * P.step[d];
+                    lb += hops * P.window;
                 }
             }
             for (int k = 0; k < nthreads; ++k) out[k].swap(streams[(size_t)tid * nthreads + k]);
