@@ -29,9 +29,8 @@ without hearing from the others, and what crosses a chip link is handed over
 between windows, always into a later window (per thread-pair mailboxes, so the
 chips are shared among OpenMP threads without locks), straight into the queue
 of the chip link it goes on by if it passes through. A chip that no message
-can reach before some time (its *horizon*, from walking the dimension-order
-path of the first message between each pair of chips at the earliest) runs
-ahead up to it.
+can reach before some time (its *horizon*: a lower bound from the messages'
+dimension-order paths, each chip hop taking ``W``) runs ahead up to it.
 
 Within a window a chip serves its tile links chain by chain: a chain is the
 links of one row going east or west, or of one column going north or south. A
