@@ -359,19 +359,19 @@ cdef extern from *:
         return P.tables ? P.enter[P.core_tile[core] * 6 + d] : entering(P, d, P.core_x[core], P.core_y[core]);
     }
 
-    // a message from core sl of chip sc to core dl of chip dc, planned: its target tile on chip
-    // sc (its destination tile, or the border tile toward its first chip hop), its first chain,
-    // and its path's east-west, north-south and chip hops in closed form
-    inline void plan(const Params& P, int64_t sc, int64_t dc, int64_t sl, int64_t dl, Item& o,
+    // a message from core sl of its chip to core dl of the same chip (`local`) or of the chip e
+    // (chip hops in x, y, z) away, planned: its target tile on its chip (its destination tile, or
+    // the border tile toward its first chip hop), its first chain, and its path's east-west,
+    // north-south and chip hops in closed form
+    inline void plan(const Params& P, bool local, const int64_t* e, int64_t sl, int64_t dl, Item& o,
                      int64_t* hops) {
         Leg a, b{0, 0, 0, 0};
         int64_t ch = 0;
-        if (dc == sc) {
+        if (local) {
             a = P.tables ? P.local[P.core_tile[sl] * P.n_tiles + P.core_tile[dl]]
                          : leg(P, P.core_x[sl], P.core_y[sl], P.core_x[dl], P.core_y[dl], false);
         } else {
-            const int64_t e0 = P.chip_x[dc] - P.chip_x[sc], e1 = P.chip_y[dc] - P.chip_y[sc];
-            const int64_t e2 = P.chip_z[dc] - P.chip_z[sc];
+            const int64_t e0 = e[0], e1 = e[1], e2 = e[2];
             const int64_t first = e0 ? (e0 < 0) : e1 ? 2 + (e1 < 0) : 4 + (e2 < 0);
             const int64_t last = e2 ? 4 + (e2 < 0) : e1 ? 2 + (e1 < 0) : (e0 < 0);
             a = leaving_core(P, first, sl);
@@ -822,8 +822,15 @@ cdef extern from *:
                 Item& o = to.back();
                 o.when = inject; o.id = (int32_t)m; o.dchip = (int32_t)dc;
                 o.nsyn = (int32_t)P.nsyn[m]; o.dl = (int16_t)dl; o.from = (int32_t)sc;
+                // the chip hops from sc to dc in x, y and z
+                int64_t e[3] = {0, 0, 0};
+                if (sc != dc) {
+                    e[0] = P.chip_x[dc] - P.chip_x[sc];
+                    e[1] = P.chip_y[dc] - P.chip_y[sc];
+                    e[2] = P.chip_z[dc] - P.chip_z[sc];
+                }
                 int64_t h[3];
-                plan(P, sc, dc, P.s_core[m] - sc * P.cpc, dl, o, h);
+                plan(P, sc == dc, e, P.s_core[m] - sc * P.cpc, dl, o, h);
                 sum[0] += h[0]; sum[1] += h[1]; sum[2] += h[2]; sum[3] += P.nsyn[m];
                 if (P.per_message) {
                     P.ew[m] = (int32_t)h[0]; P.ns[m] = (int32_t)h[1]; P.chops[m] = (int32_t)h[2];
@@ -832,8 +839,6 @@ cdef extern from *:
                 if (sc == dc) continue;
                 // the earliest a message can reach each chip on its way (every chip hop takes a
                 // window at least): a chip runs ahead of the window while nothing can reach it
-                const int64_t e[3] = {P.chip_x[dc] - P.chip_x[sc], P.chip_y[dc] - P.chip_y[sc],
-                                      P.chip_z[dc] - P.chip_z[sc]};
                 int64_t at = sc, lb = inject;
                 for (int dim = 0; dim < 3; ++dim) {
                     if (!e[dim]) continue;
