@@ -168,6 +168,7 @@ cdef extern from *:
     // queueing (service and latency)
     struct Chain { int32_t base, width, len; int64_t lat, h; };
     typedef int64_t v8 __attribute__((vector_size(64)));  // a chain of up to 8 links
+    typedef uint64_t uv8 __attribute__((vector_size(64)));
     struct Leg { int32_t tag; uint16_t tgt; uint8_t ew, ns; };  // see leg()
 
     struct Params {
@@ -410,13 +411,16 @@ cdef extern from *:
     // window, and no two on a common link come within one service time of each other
     inline bool fast_small(Item* it, int64_t n, int32_t* stop, const Chain& K, int64_t* F,
                            int64_t sv, int64_t end) {
-        const v8 iota = {0, 1, 2, 3, 4, 5, 6, 7};
+        const v8 iota = {0, 1, 2, 3, 4, 5, 6, 7}, lane = {1, 2, 4, 8, 16, 32, 64, 128};
+        const v8 zero = iota - iota, ih = iota * K.h;
         const int64_t h = K.h;
+        const uv8 near = (uv8)(zero + (2 * sv - 1));
         v8 f0, ld;
         __builtin_memcpy(&f0, F, sizeof(v8));
         __builtin_memcpy(&ld, F + K.width, sizeof(v8));
-        v8 nf = f0, bad = iota - iota;
-        v8 tau[2] = {bad, bad}, msk[2] = {bad, bad};
+        v8 first = zero + NEVER, last = f0 - sv;  // per link: the earliest and the latest time there
+        v8 tau0 = zero, tau1 = zero, msk0 = zero, msk1 = zero;  // per message: its time, its links
+        v8 bad = zero;
         for (int64_t i = 0; i < n; ++i) {
             const int64_t t0 = it[i].when, k0 = tag_k0(it[i].chip), k1 = tag_k1(it[i].chip);
             int64_t s = k1;
@@ -425,35 +429,30 @@ cdef extern from *:
                 while (s < k1 && t0 + s * h < end) ++s;
             }
             stop[i] = (int32_t)s;
-            // lane i of tau and msk (set in registers: scalar stores read back as a vector
-            // would stall on store forwarding)
             const int64_t bits = ((int64_t)1 << s) - ((int64_t)1 << k0);
-            const v8 at0 = iota == i, at1 = iota + 8 == i;
-            tau[0] = (at0 & t0) | (~at0 & tau[0]);
-            tau[1] = (at1 & t0) | (~at1 & tau[1]);
-            msk[0] = (at0 & bits) | (~at0 & msk[0]);
-            msk[1] = (at1 & bits) | (~at1 & msk[1]);
-            const v8 cover = (iota >= k0) & (iota < s);
-            const v8 t = t0 + iota * h, tf = t + sv;
-            bad |= cover & (t < f0);
-            const v8 up = cover & (tf > nf);
-            nf = (up & tf) | (~up & nf);
-            ld -= cover;
-        }
-        int64_t ts[16], ms[16];  // (read as scalars: stores of whole vectors forward)
-        __builtin_memcpy(ts, tau, sizeof(ts));
-        __builtin_memcpy(ms, msk, sizeof(ms));
-        for (int64_t i = 1; i < n; ++i) {
-            const int64_t ti = ts[i], mi = ms[i];
-            for (int64_t half = 0; half <= (i - 1) >> 3; ++half) {
-                const v8 d = tau[half] - ti;
-                bad |= ((msk[half] & mi) != 0) & (d < sv) & (d > -sv) & (iota + half * 8 < i);
+            const v8 on = (lane & bits) != 0, t = t0 + ih;
+            first = on ? (t < first ? t : first) : first;
+            last = on ? (t > last ? t : last) : last;
+            ld -= on;
+            // against the messages before it: on a common link within one service time
+            // (|d| < sv as one unsigned comparison)
+            bad |= ((msk0 & bits) != 0) & ((uv8)(tau0 - t0 + (sv - 1)) < near);
+            if (i > 8) bad |= ((msk1 & bits) != 0) & ((uv8)(tau1 - t0 + (sv - 1)) < near);
+            const v8 at = lane == ((int64_t)1 << (i & 7));  // its lane
+            if (i < 8) {
+                tau0 = at ? t0 : tau0;
+                msk0 = at ? bits : msk0;
+            } else {
+                tau1 = at ? t0 : tau1;
+                msk1 = at ? bits : msk1;
             }
         }
+        bad |= first < f0;
         int64_t any = 0;
         for (int k = 0; k < 8; ++k) any |= bad[k];
         if (any) return false;
-        __builtin_memcpy(F, &nf, sizeof(v8));
+        last += sv;
+        __builtin_memcpy(F, &last, sizeof(v8));
         __builtin_memcpy(F + K.width, &ld, sizeof(v8));
         return true;
     }

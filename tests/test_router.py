@@ -110,6 +110,36 @@ def test_a_link_still_busy_from_an_earlier_window_delays_a_message():
     assert arrive[-1] > bare, "the last message should have waited"
 
 
+def test_the_fast_pass_keeps_a_link_busy_into_the_next_window_and_checks_every_pair():
+    """The fast pass over a chain (no message waits): the last message of a window over a link
+    leaves it busy for one service time into the next window, where a lone message must wait
+    for it; and of eleven messages over one row, only the tenth and eleventh come within one
+    service time of each other, so the eleventh must wait."""
+    costs = RouterCosts()
+    cpt, sv, window = 4, costs.link_service_ps, costs.chip_hop_ps + costs.chip_link_service_ps
+    one_hop = sv + costs.hop_ew_ps + costs.in_tile_ps
+
+    board = BOARDS["kapoho-bay"]  # a message from chip 1 keeps chip 0 to windows of `window`
+    src = np.array([board.chip.cores_per_chip, 0, 1])
+    dst = np.array([board.chip.n_tiles * cpt - 1, cpt, cpt + 1])  # tile (0, 0) to tile (1, 0)
+    inject = np.array([0, window - 100, window + 50])
+    case = (src, dst, np.ones(3, np.int64), inject, np.zeros(board.n_cores, np.int64))
+    out = RouterModel(board, costs).simulate(*case)
+    arrive, *_ = simulate(board, costs, *case)
+    np.testing.assert_array_equal(out["arrive"], arrive)
+    assert arrive[2] == window - 100 + sv + one_hop, "the lone message should wait for the link"
+
+    board = BOARDS["loihi1"]
+    src = np.arange(11) % cpt  # tile (0, 0) to tile (7, 0): all of row 0 going east
+    dst = 7 * cpt + np.arange(11) % cpt
+    inject = np.append(1000 * np.arange(10), 9000 + 100)
+    case = (src, dst, np.ones(11, np.int64), inject, np.zeros(board.n_cores, np.int64))
+    out = RouterModel(board, costs).simulate(*case)
+    arrive, *_ = simulate(board, costs, *case)
+    np.testing.assert_array_equal(out["arrive"], arrive)
+    assert arrive[10] - arrive[9] == sv, "the eleventh message should wait behind the tenth"
+
+
 def test_step_cost_and_energy():
     board = BOARDS["kapoho-bay"]
     model = RouterModel(board)
