@@ -99,7 +99,9 @@ cdef extern from *:
         uint16_t tgt;                        // the tile it heads for on this chip (x, y in 7 bits
                                              // each, EXIT when it leaves the chip there)
     };
-    struct Arr { int64_t when; int32_t id, nsyn, core; };  // a message reaching its core
+    const int64_t MANY = 65535;             // in an arrival: at least this many synaptic events
+    // a message reaching its core (nsyn: its synaptic events, or MANY: look them up)
+    struct Arr { int64_t when; int32_t id; uint16_t core, nsyn; };
 
     template <class T> inline bool earlier(const T& a, const T& b) {
         return a.when < b.when || (a.when == b.when && a.id < b.id);
@@ -313,7 +315,8 @@ cdef extern from *:
         const int64_t arrive = t + P.in_tile;
         C.arr.emplace_back();
         Arr& a = C.arr.back();
-        a.when = arrive; a.id = it.id; a.nsyn = it.nsyn; a.core = it.dl;
+        a.when = arrive; a.id = it.id; a.core = (uint16_t)it.dl;
+        a.nsyn = (uint16_t)((uint32_t)it.nsyn < MANY ? it.nsyn : MANY);
         if (P.per_message) P.arrive[it.id] = arrive;
         if (arrive > C.last) C.last = arrive;
     }
@@ -683,7 +686,8 @@ cdef extern from *:
             int64_t f = *cf;
             for (int32_t i = b; i < c[k]; ++i) {
                 const Arr& r = g[i];
-                f = (r.when > f ? r.when : f) + (int64_t)r.nsyn * P.syn_op;
+                const int64_t syn = r.nsyn < MANY ? r.nsyn : P.nsyn[r.id];
+                f = (r.when > f ? r.when : f) + syn * P.syn_op;
                 if (P.per_message) P.done[r.id] = f;
             }
             *cf = f;
@@ -994,6 +998,8 @@ def simulate(src, dst, nsyn_a, inject_a, board, costs, out, int threads=1, bint 
     P.in_tile, P.syn_op = costs["in_tile_ps"], costs["syn_op_ps"]
     if P.nx > 127 or P.ny > 127:
         raise ValueError("router kernel: at most 127 x 127 tiles per chip")
+    if P.cpc > 65536:
+        raise ValueError("router kernel: at most 65,536 cores per chip")
     if P.chop + P.cserv <= 0 or min(P.hop_ew, P.hop_ns, P.serv, P.cserv, P.in_tile, P.chop) < 0:
         raise ValueError("router kernel: delays must be non-negative and a chip hop must take time")
     # no message crosses to another chip faster than this: chips run windows this long alone

@@ -22,6 +22,8 @@ def random_traffic(rng, board, n, hot=False):
     src = rng.integers(0, cores, n)
     dst = rng.integers(0, cores, n) if not hot else rng.choice(rng.integers(0, cores, 3), n)
     n_syn = rng.integers(1, 40, n)
+    if hot:
+        n_syn[::7] += 65_500  # around 65,535: the kernel looks such counts up
     inject = rng.integers(0, 30_000, n)  # ps: cores emit spikes over their update phase
     ready = rng.integers(0, 50_000, cores)
     return src, dst, n_syn, inject, ready
