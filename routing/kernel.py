@@ -659,11 +659,16 @@ cdef extern from *:
 
     // a thread's messages leaving their cores before `upto`, to their chips
     void scan(std::vector<Chip>& chip, Cursor& cur, int64_t upto) {
-        while (cur.more() && cur.p->when < upto) {
-            const Item& m = *cur.p++;
-            Chip& C = chip[m.from];
-            C.pend.push_back(m);
-            if (m.when < C.next) C.next = m.when;
+        while (cur.more()) {
+            const Item* p = cur.p;  // (in registers: the stores below might alias cur's)
+            const Item* const e = cur.e;
+            for (; p < e && p->when < upto; ++p) {
+                Chip& C = chip[p->from];
+                C.pend.push_back(*p);
+                if (p->when < C.next) C.next = p->when;
+            }
+            cur.p = p;
+            if (p < e) return;
         }
     }
 
