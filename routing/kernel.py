@@ -110,18 +110,6 @@ cdef extern from *:
         template <class T> bool operator()(const T& a, const T& b) const { return earlier(a, b); }
     };
 
-    // sort [first, last) by (time, id): insertion sort when short (it holds a few sorted runs)
-    template <class T> inline void sort_items(T* first, T* last) {
-        if (last - first > 32) { std::sort(first, last, Earlier()); return; }
-        for (T* i = first + 1; i < last; ++i) {
-            if (!earlier(*i, i[-1])) continue;
-            T v = *i;
-            T* j = i;
-            do { *j = j[-1]; --j; } while (j > first && earlier(v, j[-1]));
-            *j = v;
-        }
-    }
-
     // sort [first, last) by (time, id) by insertion while that takes at most `moves` moves;
     // false (left in some other order) if not
     template <class T> inline bool insertion_sort(T* first, T* last, int64_t moves) {
@@ -134,6 +122,11 @@ cdef extern from *:
             if ((moves -= i - j) < 0) return false;
         }
         return true;
+    }
+    // sort [first, last) by (time, id): by insertion when short (it holds a few sorted runs)
+    template <class T> inline void sort_items(T* first, T* last) {
+        if (last - first > 32) std::sort(first, last, Earlier());
+        else insertion_sort(first, last, NEVER);
     }
 
     // sort [a, a + n) by (time, id): link and core inputs come as a few sorted runs (one per link
