@@ -164,6 +164,8 @@ cdef extern from *:
     struct Chain { int32_t base, width, len; int64_t lat, h; };
     typedef int64_t v8 __attribute__((vector_size(64)));  // a chain of up to 8 links
     typedef uint64_t uv8 __attribute__((vector_size(64)));
+    typedef int32_t v8i __attribute__((vector_size(32)));  // the same in 32-bit lanes
+    typedef uint32_t uv8i __attribute__((vector_size(32)));
     struct Leg { int32_t tag; uint16_t tgt; uint8_t ew, ns; };  // see leg()
 
     struct Params {
@@ -404,19 +406,26 @@ cdef extern from *:
 
     // the fast pass over a chain of at most 8 links with at most 16 messages, in any order:
     // no message waits for another if none comes to a link before it is free from an earlier
-    // window, and no two on a common link come within one service time of each other
+    // window, and no two on a common link come within one service time of each other. In 32-bit
+    // lanes, times relative to the first message's (the pass gives up on one 2**29 ps away)
     inline bool fast_small(Item* it, int64_t n, int32_t* stop, const Chain& K, int64_t* F,
                            int64_t sv, int64_t end) {
-        const v8 iota = {0, 1, 2, 3, 4, 5, 6, 7}, lane = {1, 2, 4, 8, 16, 32, 64, 128};
-        const v8 zero = iota - iota, ih = iota * K.h;
-        const int64_t h = K.h;
-        const uv8 near = (uv8)(zero + (2 * sv - 1));
-        v8 f0, ld;
+        const int64_t h = K.h, base = it[0].when, LIM = (int64_t)1 << 29;
+        if (sv >= LIM || h >= ((int64_t)1 << 25)) return false;
+        const v8i iota = {0, 1, 2, 3, 4, 5, 6, 7}, lane = {1, 2, 4, 8, 16, 32, 64, 128};
+        const v8i zero = iota - iota, ih = iota * (int32_t)h;
+        const int32_t s32 = (int32_t)sv;
+        const uv8i near = (uv8i)(zero + (2 * s32 - 1));
+        v8 f0;
         __builtin_memcpy(&f0, F, sizeof(v8));
-        __builtin_memcpy(&ld, F + K.width, sizeof(v8));
-        v8 first = zero + NEVER, last = f0 - sv;  // per link: the earliest and the latest time there
-        v8 tau0 = zero, tau1 = zero, msk0 = zero, msk1 = zero;  // per message: its time, its links
-        v8 bad = zero;
+        v8 fc = f0 - base;
+        fc = fc < -2 * LIM ? -2 * LIM : fc;
+        fc = fc > 2 * LIM ? 2 * LIM : fc;
+        const v8i f0r = __builtin_convertvector(fc, v8i);  // the links' free times (clamped)
+        v8i first = zero + INT32_MAX, last = f0r - s32;  // per link: the earliest and latest time
+        v8i cnt = zero, used = zero;                      // there, its messages, whether any
+        v8i tau0 = zero, tau1 = zero, msk0 = zero, msk1 = zero;  // per message: its time, links
+        v8i bad = zero;
         for (int64_t i = 0; i < n; ++i) {
             const int64_t t0 = it[i].when, k0 = tag_k0(it[i].chip), k1 = tag_k1(it[i].chip);
             int64_t s = k1;
@@ -425,30 +434,39 @@ cdef extern from *:
                 while (s < k1 && t0 + s * h < end) ++s;
             }
             stop[i] = (int32_t)s;
-            const int64_t bits = ((int64_t)1 << s) - ((int64_t)1 << k0);
-            const v8 on = (lane & bits) != 0, t = t0 + ih;
+            const int32_t bits = (int32_t)(((int64_t)1 << s) - ((int64_t)1 << k0));
+            const int64_t r = t0 - base;
+            if (bits && (r >= LIM || r <= -LIM)) return false;
+            const int32_t r32 = (int32_t)r;
+            const v8i on = (lane & bits) != 0, t = r32 + ih;
             first = on ? (t < first ? t : first) : first;
             last = on ? (t > last ? t : last) : last;
-            ld -= on;
+            cnt -= on;
+            used |= on;
             // against the messages before it: on a common link within one service time
             // (|d| < sv as one unsigned comparison)
-            bad |= ((msk0 & bits) != 0) & ((uv8)(tau0 - t0 + (sv - 1)) < near);
-            if (i > 8) bad |= ((msk1 & bits) != 0) & ((uv8)(tau1 - t0 + (sv - 1)) < near);
-            const v8 at = lane == ((int64_t)1 << (i & 7));  // its lane
+            bad |= ((msk0 & bits) != 0) & ((uv8i)(tau0 - r32 + (s32 - 1)) < near);
+            if (i > 8) bad |= ((msk1 & bits) != 0) & ((uv8i)(tau1 - r32 + (s32 - 1)) < near);
+            const v8i at = lane == (1 << (i & 7));  // its lane
             if (i < 8) {
-                tau0 = at ? t0 : tau0;
+                tau0 = at ? r32 : tau0;
                 msk0 = at ? bits : msk0;
             } else {
-                tau1 = at ? t0 : tau1;
+                tau1 = at ? r32 : tau1;
                 msk1 = at ? bits : msk1;
             }
         }
-        bad |= first < f0;
-        int64_t any = 0;
+        bad |= first < f0r;
+        int32_t any = 0;
         for (int k = 0; k < 8; ++k) any |= bad[k];
         if (any) return false;
-        last += sv;
-        __builtin_memcpy(F, &last, sizeof(v8));
+        const v8 nf = __builtin_convertvector(last, v8) + (base + sv);
+        const v8 u = __builtin_convertvector(used, v8);
+        const v8 fn = u != 0 ? nf : f0;
+        v8 ld;
+        __builtin_memcpy(&ld, F + K.width, sizeof(v8));
+        ld += __builtin_convertvector(cnt, v8);
+        __builtin_memcpy(F, &fn, sizeof(v8));
         __builtin_memcpy(F + K.width, &ld, sizeof(v8));
         return true;
     }

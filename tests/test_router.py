@@ -142,6 +142,38 @@ def test_the_fast_pass_keeps_a_link_busy_into_the_next_window_and_checks_every_p
     assert arrive[10] - arrive[9] == sv, "the eleventh message should wait behind the tenth"
 
 
+def test_the_fast_pass_takes_messages_far_apart():
+    """The fast pass works in 32-bit lanes relative to the first message of a chain. On one
+    chip nothing from another chip can come, so the whole step is one window: two messages over
+    the same row 2**32 + 1,000 ps apart meet in one pass, and the row's first link must stay
+    busy until the second has left it (in 32 bits they would look 1,000 ps apart). Over
+    windows, links a pass does not use keep their free times however long ago."""
+    costs = RouterCosts()
+    board = BOARDS["loihi1"]
+    late = 2**32 + 1000
+    src = np.array([0, 1])  # tile (0, 0) to tile (7, 0): all of row 0 going east
+    dst = np.array([7 * 4, 7 * 4 + 1])
+    case = (src, dst, np.ones(2, np.int64), np.array([0, late]), np.zeros(board.n_cores, np.int64))
+    out = RouterModel(board, costs).simulate(*case)
+    arrive, *_ = simulate(board, costs, *case)
+    np.testing.assert_array_equal(out["arrive"], arrive)
+    assert out["link_free"][0] == late + costs.link_service_ps  # tile (0, 0), east
+
+    # over windows (a message from chip 1 keeps chip 0's short): a link of the row that the
+    # late message does not take keeps its free time from 2**31 ps before
+    board = BOARDS["kapoho-bay"]
+    late = 2**31 + 5000
+    src = np.array([board.chip.cores_per_chip, 0, 3 * 4])  # the last from tile (3, 0)
+    dst = np.array([0, 7 * 4, 7 * 4 + 1])
+    inject = np.array([0, 0, late])
+    case = (src, dst, np.ones(3, np.int64), inject, np.zeros(board.n_cores, np.int64))
+    out = RouterModel(board, costs).simulate(*case)
+    arrive, *_ = simulate(board, costs, *case)
+    np.testing.assert_array_equal(out["arrive"], arrive)
+    assert out["link_free"][0] == costs.link_service_ps
+    assert out["link_free"][3 * 4] == late + costs.link_service_ps  # tile (3, 0), east
+
+
 def test_step_cost_and_energy():
     board = BOARDS["kapoho-bay"]
     model = RouterModel(board)
