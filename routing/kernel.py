@@ -1016,6 +1016,8 @@ def simulate(src, dst, nsyn_a, inject_a, board, costs, out, int threads=1, bint 
         raise ValueError("router kernel: at most 127 x 127 tiles per chip")
     if P.cpc > 65536:
         raise ValueError("router kernel: at most 65,536 cores per chip")
+    if n >= 2**31:
+        raise ValueError("router kernel: at most 2**31 - 1 messages per call (message ids are 32-bit)")
     if P.chop + P.cserv <= 0 or min(P.hop_ew, P.hop_ns, P.serv, P.cserv, P.in_tile, P.chop) < 0:
         raise ValueError("router kernel: delays must be non-negative and a chip hop must take time")
     # no message crosses to another chip faster than this: chips run windows this long alone
