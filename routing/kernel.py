@@ -806,7 +806,7 @@ cdef extern from *:
         std::vector<int64_t> thz((size_t)nth * chips, NEVER);  // per thread and chip: its horizon
         std::vector<int64_t> tsum((size_t)nth * 4, 0);  // per planning thread: ew, ns and chip
                                                         // hops, synaptic events
-        std::vector<char> unsorted(nth, 0);
+        char unsorted = 0;  // set by the first thread that finds two messages out of order
         #ifdef _OPENMP
         #pragma omp parallel num_threads(nth) if (nth > 1)
         #endif
@@ -829,10 +829,13 @@ cdef extern from *:
             // bound (or a lower one) at least
             std::vector<Stretch> stretch((size_t)chips * 6);
             int64_t before = lo > 0 ? P.inject[lo - 1] : P.inject[0];
-            bool late = false;
             for (int64_t m = lo; m < hi; ++m) {
                 const int64_t inject = P.inject[m];
-                late |= inject < before;
+                if (inject < before) {  // all of this is wasted: stop every thread soon
+                    __atomic_store_n(&unsorted, 1, __ATOMIC_RELAXED);
+                    break;
+                }
+                if ((m & 4095) == 0 && __atomic_load_n(&unsorted, __ATOMIC_RELAXED)) break;
                 before = inject;
                 const int64_t sc = P.chip_of(P.s_core[m]), dc = P.chip_of(P.d_core[m]);
                 const int64_t dl = P.d_core[m] - dc * P.cpc;
@@ -869,10 +872,8 @@ cdef extern from *:
             }
             for (int k = 0; k < nthreads; ++k) out[k].swap(streams[(size_t)tid * nthreads + k]);
             for (int k = 0; k < 4; ++k) tsum[(size_t)tid * 4 + k] = sum[k];
-            unsorted[tid] = late;
         }
-        for (int k = 0; k < nth; ++k)
-            if (unsorted[k]) return 1;  // not in injection order: the caller sorts them
+        if (unsorted) return 1;  // not in injection order: the caller sorts them
         for (int64_t c = 0; c < chips; ++c)
             for (int k = 0; k < nth; ++k)
                 chip[c].horizon = std::min(chip[c].horizon, thz[(size_t)k * chips + c]);
