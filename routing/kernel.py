@@ -168,6 +168,12 @@ cdef extern from *:
     typedef uint32_t uv8i __attribute__((vector_size(32)));
     struct Leg { int32_t tag; uint16_t tgt; uint8_t ew, ns; };  // see leg()
 
+    // the chip link (+x, -x, +y, -y, +z, -z: 0 .. 5) of the first of chip hops e0, e1, e2 to go in
+    // x, y and z, not all 0: dimension order, x first
+    inline int32_t first_hop(int64_t e0, int64_t e1, int64_t e2) {
+        return e0 ? (e0 < 0) : e1 ? 2 + (e1 < 0) : 4 + (e2 < 0);
+    }
+
     struct Params {
         int64_t nx, ny, cpt, cpc, mx, my, mz, n_tiles, chip_link_base;
         int64_t hop_ew, hop_ns, serv, chop, cserv, in_tile, syn_op, window;
@@ -193,11 +199,9 @@ cdef extern from *:
         int64_t step[6];                    // chip number change of a chip hop, per direction
         int cpc_shift;                      // cores per chip = 2**cpc_shift, or -1
         inline int64_t chip_of(int64_t core) const { return cpc_shift >= 0 ? core >> cpc_shift : core / cpc; }
-        // the chip link a message on chip c takes toward chip d (dimension order)
+        // the chip link a message on chip c takes toward another chip d
         inline int32_t chip_dir(int64_t c, int64_t d) const {
-            if (chip_x[c] != chip_x[d]) return chip_x[c] < chip_x[d] ? 0 : 1;
-            if (chip_y[c] != chip_y[d]) return chip_y[c] < chip_y[d] ? 2 : 3;
-            return chip_z[c] < chip_z[d] ? 4 : 5;
+            return first_hop(chip_x[d] - chip_x[c], chip_y[d] - chip_y[c], chip_z[d] - chip_z[c]);
         }
     };
 
@@ -299,8 +303,7 @@ cdef extern from *:
     }
 
     // message `it` at its target tile `tgt` on chip `me` at time t: into a chip link, or to its core
-    inline void reached(Chip& C, Scratch& S, const Params& P, int64_t me, const Item& it, uint16_t tgt,
-                        int64_t t) {
+    inline void reached(Chip& C, const Params& P, int64_t me, const Item& it, uint16_t tgt, int64_t t) {
         if (tgt & EXIT) {
             std::vector<Item>& q = C.link[P.chip_dir(me, it.dchip)];
             q.push_back(it);
@@ -320,7 +323,7 @@ cdef extern from *:
     inline void go(Chip& C, Scratch& S, const Params& P, int64_t me, const Item& it, int32_t tag,
                    uint16_t tgt, int64_t t) {
         if (tag < 0) {
-            reached(C, S, P, me, it, tgt, t);
+            reached(C, P, me, it, tgt, t);
             return;
         }
         const int64_t c = tag_chain(tag);
@@ -371,7 +374,7 @@ cdef extern from *:
                          : leg(P, P.core_x[sl], P.core_y[sl], P.core_x[dl], P.core_y[dl], false);
         } else {
             const int64_t e0 = e[0], e1 = e[1], e2 = e[2];
-            const int64_t first = e0 ? (e0 < 0) : e1 ? 2 + (e1 < 0) : 4 + (e2 < 0);
+            const int64_t first = first_hop(e0, e1, e2);
             const int64_t last = e2 ? 4 + (e2 < 0) : e1 ? 2 + (e1 < 0) : (e0 < 0);
             a = leaving_core(P, first, sl);
             b = entering_core(P, last, dl);
@@ -401,7 +404,7 @@ cdef extern from *:
                             int64_t c, int64_t t) {
         const int64_t tx = it.tgt & 127, ty = (it.tgt >> 7) & 127;
         if (c < 2 * P.ny) go(C, S, P, me, it, next_chain(P, tx, c >> 1, tx, ty), it.tgt, t);
-        else reached(C, S, P, me, it, it.tgt, t);
+        else reached(C, P, me, it, it.tgt, t);
     }
 
     // the fast pass over a chain of at most 8 links with at most 16 messages, in any order:
