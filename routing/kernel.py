@@ -74,6 +74,7 @@ from libc.stdint cimport int32_t, int64_t
 cdef extern from *:
     '''
     #include <algorithm>
+    #include <chrono>
     #include <cstdint>
     #include <cstdlib>
     #include <limits>
@@ -85,6 +86,22 @@ cdef extern from *:
     namespace ncr {
 
     const int64_t NEVER = std::numeric_limits<int64_t>::max();
+
+    // where a call's time goes, per thread (ns): compiled in only with NCR_PROFILE (see
+    // benchmarks/router_phases.py), else the timers are no code at all
+    enum Phase { PH_PLAN, PH_ENTER, PH_CHAINS, PH_CHIP_LINKS, PH_SCAN, PH_BARRIER, PH_DRAIN, PH_CORES, PH_N };
+    #ifdef NCR_PROFILE
+    static thread_local int64_t phase_ns[PH_N];
+    inline int64_t now_ns() {
+        return std::chrono::duration_cast<std::chrono::nanoseconds>(
+            std::chrono::steady_clock::now().time_since_epoch()).count();
+    }
+    #define NCR_TICK(v) const int64_t v = ncr::now_ns()
+    #define NCR_PHASE(k, a, b) (ncr::phase_ns[k] += (b) - (a))
+    #else
+    #define NCR_TICK(v)
+    #define NCR_PHASE(k, a, b)
+    #endif
     const uint16_t EXIT = 1 << 14;          // in a target tile: the border tile toward a chip link
 
     // a message on its way. In a chain (or waiting at one of its links for a later window),
@@ -182,6 +199,7 @@ cdef extern from *:
         int32_t *hops, *ew, *ns, *chops;
         int64_t *totals;    // hops, ew, ns, chip hops, last arrival, synaptic events
         int per_message;    // write arrive, done, hops, ew, ns, chip hops per message
+        int64_t* phases;    // with NCR_PROFILE: per thread, ns per Phase (or null)
         // chains 0 .. 2 ny - 1: row y east (2 y) and west (2 y + 1); then column x north
         // (2 ny + 2 x) and south (2 ny + 2 x + 1). A message takes at most one X chain, then
         // at most one Y chain, so serving the chains in this order serves every link after all
@@ -600,6 +618,7 @@ cdef extern from *:
     // everything chip `me` does before time `end` but serve its cores; messages for other chips
     // go to S.box
     void run_window(Chip& C, Scratch& S, const Params& P, int64_t me, int64_t end) {
+        NCR_TICK(t0);
         int64_t wait_first = NEVER;
         for (const Item& w : C.wait) S.put(tag_chain(w.chip), w);
         C.wait.clear();
@@ -615,6 +634,8 @@ cdef extern from *:
             p = 0;
         }
         C.pr = p;
+        NCR_TICK(t1);
+        NCR_PHASE(PH_ENTER, t0, t1);
         // tile links, chain by chain (X chains feed Y chains)
         int64_t* const lk = P.lk + me * P.lk_per_chip;
         for (int64_t c = S.next_busy(0); c < P.chains; c = S.next_busy(c + 1)) {
@@ -625,6 +646,8 @@ cdef extern from *:
             const int64_t t = w.when + tag_k0(w.chip) * P.chain[tag_chain(w.chip)].h;
             if (t < wait_first) wait_first = t;
         }
+        NCR_TICK(t2);
+        NCR_PHASE(PH_CHAINS, t1, t2);
         // chip links: messages leaving this chip, passing through it, and still waiting
         for (int d = 0; d < 6; ++d) {
             std::vector<Item>& Q = C.link[d];
@@ -651,6 +674,8 @@ cdef extern from *:
         }
         const int64_t next = C.pr < C.pend.size() ? C.pend[C.pr].when : NEVER;
         C.next = std::min(next, wait_first);
+        NCR_TICK(t3);
+        NCR_PHASE(PH_CHIP_LINKS, t2, t3);
     }
 
     // where a thread is in reading its chips' messages: planned, in time order, in segments
@@ -726,6 +751,7 @@ cdef extern from *:
 
     int64_t simulate(Params& P, int64_t n, int64_t chips, int threads) {
         if (n == 0) return 0;
+        NCR_TICK(plan0);
         static thread_local Memory M;
         // chains (see Params) and where their links are
         P.chains = 2 * P.ny + 2 * P.nx;
@@ -877,6 +903,10 @@ cdef extern from *:
             for (int k = 0; k < 4; ++k) tsum[(size_t)tid * 4 + k] = sum[k];
         }
         if (unsorted) return 1;  // not in injection order: the caller sorts them
+        NCR_TICK(plan1);
+        #ifdef NCR_PROFILE
+        if (P.phases) P.phases[PH_PLAN] += plan1 - plan0;  // (wall time, on thread 0's row)
+        #endif
         for (int64_t c = 0; c < chips; ++c)
             for (int k = 0; k < nth; ++k)
                 chip[c].horizon = std::min(chip[c].horizon, thz[(size_t)k * chips + c]);
@@ -910,8 +940,12 @@ cdef extern from *:
             const int64_t lo = first[tid], hi = first[tid + 1];
             Scratch& S = scratch[tid];
             Cursor& cur = cursors[tid];
+            #ifdef NCR_PROFILE
+            for (int k = 0; k < PH_N; ++k) phase_ns[k] = 0;
+            #endif
             while (true) {
                 if (t == NEVER) break;
+                NCR_TICK(w0);
                 const int64_t end = t + P.window;
                 if (cur.head() < end) scan(chip, cur, end);
                 for (int64_t c = lo; c < hi; ++c) {
@@ -921,14 +955,20 @@ cdef extern from *:
                     if (chip[c].next < e) run_window(chip[c], S, P, c, e);
                 }
                 head[tid] = cur.head();
+                NCR_TICK(w1);
+                NCR_PHASE(PH_SCAN, w0, w1);  // (run_window's part taken out at the end)
                 #ifdef _OPENMP
                 #pragma omp barrier
                 #endif
+                NCR_TICK(w2);
+                NCR_PHASE(PH_BARRIER, w1, w2);
                 for (int k = 0; k < nthreads; ++k) {  // what other threads' chips sent to ours
                     std::vector<Item>& box = boxes[k][tid];
                     for (const Item& m : box) hand_over(chip[m.chip], P, m.chip, m);
                     box.clear();
                 }
+                NCR_TICK(w3);
+                NCR_PHASE(PH_DRAIN, w2, w3);
                 #ifdef _OPENMP
                 #pragma omp barrier
                 #pragma omp single
@@ -938,8 +978,18 @@ cdef extern from *:
                     for (int64_t c = 0; c < chips; ++c) t = std::min(t, chip[c].next);
                     for (int k = 0; k < nthreads; ++k) t = std::min(t, head[k]);
                 }  // (the implicit barrier of `single`)
+                NCR_TICK(w4);
+                NCR_PHASE(PH_BARRIER, w3, w4);
             }
+            NCR_TICK(c0);
             for (int64_t c = lo; c < hi; ++c) serve_cores(chip[c], S, P, c);
+            NCR_TICK(c1);
+            NCR_PHASE(PH_CORES, c0, c1);
+            #ifdef NCR_PROFILE
+            phase_ns[PH_SCAN] -= phase_ns[PH_ENTER] + phase_ns[PH_CHAINS] + phase_ns[PH_CHIP_LINKS];
+            if (P.phases)
+                for (int k = 1; k < PH_N; ++k) P.phases[tid * PH_N + k] += phase_ns[k];
+            #endif
         }
         for (int64_t k = 0; k < 6; ++k) P.totals[k] = 0;
         for (int k = 0; k < nth; ++k) {
@@ -991,6 +1041,7 @@ cdef extern from *:
         int32_t *chops
         int64_t *totals
         int per_message
+        int64_t *phases
     int64_t ncr_simulate "ncr::simulate"(Params& P, int64_t n, int64_t chips, int threads) except + nogil
 
 
@@ -998,7 +1049,8 @@ cdef size_t ptr(object arr):
     return <size_t>arr.ctypes.data if arr.size else 0
 
 
-def simulate(src, dst, nsyn_a, inject_a, board, costs, out, int threads=1, bint per_message=True):
+def simulate(src, dst, nsyn_a, inject_a, board, costs, out, int threads=1, bint per_message=True,
+             phases=None):
     # Messages must come sorted by injection time (their order is the tie-break order, the message
     # id): returns 1, having done nothing, if they are not; else 0.
     # board: nx, ny, cores_per_tile, cores_per_chip, mesh (3 ints); costs: RouterCosts.as_dict();
@@ -1006,6 +1058,8 @@ def simulate(src, dst, nsyn_a, inject_a, board, costs, out, int threads=1, bint 
     #      ready on entry), totals (6: hops, east-west hops, north-south hops, chip hops, last
     #      arrival, synaptic events) and, with per_message, arrive, done, hops, ew, ns, chip_hops
     #      (per message)
+    # phases: None, or int64 zeros (threads, PHASES) to add each thread's time per phase to (ns; only
+    #      in a build with NCR_PROFILE defined, see benchmarks/router_phases.py)
     cdef Params P
     cdef int64_t n = inject_a.size
     P.nx, P.ny, P.cpt, P.cpc = board["nx"], board["ny"], board["cores_per_tile"], board["cores_per_chip"]
@@ -1027,6 +1081,7 @@ def simulate(src, dst, nsyn_a, inject_a, board, costs, out, int threads=1, bint 
     # no message crosses to another chip faster than this: chips run windows this long alone
     P.window = P.chop + P.cserv
     P.per_message = per_message
+    P.phases = <int64_t*>ptr(phases) if phases is not None else NULL
     P.s_core = <const int64_t*>ptr(src)
     P.d_core = <const int64_t*>ptr(dst)
     P.nsyn = <const int64_t*>ptr(nsyn_a)
@@ -1047,6 +1102,10 @@ def simulate(src, dst, nsyn_a, inject_a, board, costs, out, int threads=1, bint 
         result = ncr_simulate(P, n, chips, threads)
     return result
 """
+
+
+PHASES = ("planning", "injections", "tile chains", "chip links", "scan", "barriers", "box drain", "cores")
+"""The phases of a call a profiling build times (``ncr::Phase``; planning is wall time, on thread 0)."""
 
 
 def threads() -> int:

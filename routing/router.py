@@ -74,13 +74,16 @@ class RouterModel:
         chip, d = divmod(int(link) - n_tile_links, 6)
         return f"chip {chip} link {['+x', '-x', '+y', '-y', '+z', '-z'][d]}"
 
-    def simulate(self, src_core, dst_core, n_syn, inject_ps, core_ready_ps, *, per_message=True) -> dict:
+    def simulate(
+        self, src_core, dst_core, n_syn, inject_ps, core_ready_ps, *, per_message=True, phases=None
+    ) -> dict:
         """Per-link and per-core results, totals and (``per_message``) per-message results.
 
         ``core_ready_ps`` (per board core): when a core takes input. Message ids, the tie-break
         for equal times, follow injection time (then the given order); per-message results come
         in the given order. ``out["totals"]``: hops, east-west hops, north-south hops,
-        chip-to-chip hops, the last arrival at a core, synaptic events.
+        chip-to-chip hops, the last arrival at a core, synaptic events. ``phases``: where the
+        time goes, for a profiling build of the kernel (see ``benchmarks/router_phases.py``).
         """
         arrays = [np.ascontiguousarray(a, np.int64) for a in (src_core, dst_core, n_syn, inject_ps)]
         n = arrays[3].size
@@ -103,7 +106,7 @@ class RouterModel:
             "cores_per_chip": chip.cores_per_chip,
             "mesh": self.mesh,
         }
-        args = (board, self.costs.as_dict(), out, threads(), per_message)
+        args = (board, self.costs.as_dict(), out, threads(), per_message, phases)
         if self.kernel.simulate(*arrays, *args) == 0:
             return out  # they came in injection order
         order = np.argsort(arrays[3], kind="stable")

@@ -1,0 +1,115 @@
+"""Where the router kernel's time goes: the workload of ``router.py``, on a profiling build.
+
+The kernel's phase timers (``NCR_TICK``/``NCR_PHASE`` in ``routing/kernel.py``)
+are no code in the normal build; this compiles a second build with
+``NCR_PROFILE`` defined, checks that its results equal the normal build's on the
+first step, and times each phase per thread and step (ms): planning (wall time,
+both threads), injections into the chain queues, tile chains, chip links,
+scanning the planned messages and the loop over chips, barrier waits, the box
+drain between windows, and serving the cores. The timers cost a little
+(a clock read around each chip's window), so ``seconds`` here runs a few per
+cent above ``router.py``'s.
+
+    python benchmarks/router_phases.py                   # 2 steps of 4,000,000 messages
+    python benchmarks/router_phases.py --board nahuku --messages 300000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from router import traffic  # noqa: E402
+
+
+def profiling_kernel():
+    """The router kernel compiled with its phase timers."""
+    from neurochip.routing.kernel import SOURCE
+
+    from neurochip.native import compile_cython
+
+    anchor = "#include <algorithm>"
+    assert SOURCE.count(anchor) == 1
+    source = SOURCE.replace(anchor, "#define NCR_PROFILE 1\n    " + anchor)
+    return compile_cython(source, "neurochip_router_profile", openmp=True)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--board", default="pohoiki-springs")
+    ap.add_argument("--messages", type=int, default=4_000_000, help="messages per step")
+    ap.add_argument("--steps", type=int, default=2)
+    ap.add_argument("--local", type=float, default=0.8)
+    ap.add_argument("--near", type=float, default=0.15)
+    ap.add_argument("--threads", type=int, help="kernel threads (default: NEUROCHIP_THREADS or all CPUs)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--out", default=str(HERE / "results" / "router_phases.json"))
+    args = ap.parse_args(argv)
+    if args.threads:
+        os.environ["NEUROCHIP_THREADS"] = str(args.threads)
+
+    from neurochip.routing.kernel import PHASES, threads
+    from neurochip.routing.router import RouterModel
+    from neurochip.routing.topology import BOARDS
+
+    board = BOARDS[args.board]
+    plain, model = RouterModel(board), RouterModel(board)
+    _ = plain.kernel
+    model._kernel = profiling_kernel()
+    rng = np.random.default_rng(args.seed)
+    update_ps = 1024 * model.costs.neuron_active_ps
+    ready = np.full(board.n_cores, update_ps, np.int64)
+    n_threads = threads()
+    rows = []
+    for k in range(args.steps + 1):  # the first step warms up, and checks the build against the plain one
+        step = traffic(rng, board, args.messages, args.local, args.near, update_ps)
+        phases = np.zeros((n_threads, len(PHASES)), np.int64)
+        t0 = time.perf_counter()
+        out = model.simulate(*step, ready, per_message=k == 0, phases=phases)
+        seconds = time.perf_counter() - t0
+        if k == 0:
+            ref = plain.simulate(*step, ready, per_message=True)
+            for key, value in ref.items():
+                if not np.array_equal(value, out[key]):
+                    raise SystemExit(f"the profiling build differs from the plain one in {key!r}")
+            continue
+        rows.append(dict(seconds=round(seconds, 4), ms=(phases / 1e6).round(2).tolist()))
+    mean = np.mean([r["ms"] for r in rows], axis=0)  # (threads, phases)
+    print(f"{args.messages:,} messages per step on {args.board}, {n_threads} thread(s); ms per step")
+    print(f"{'phase':>12}" + "".join(f"{f'thread {t}':>10}" for t in range(n_threads)))
+    for p, name in enumerate(PHASES):
+        print(f"{name:>12}" + "".join(f"{mean[t, p]:>10.1f}" for t in range(n_threads)))
+    print(f"{'step (wall)':>12}{1e3 * np.mean([r['seconds'] for r in rows]):>10.1f}")
+    result = dict(
+        benchmark="router_phases",
+        board=args.board,
+        messages_per_step=args.messages,
+        steps=args.steps,
+        local=args.local,
+        near=args.near,
+        threads=n_threads,
+        phases=list(PHASES),
+        ms_per_step=mean.round(2).tolist(),
+        rows=rows,
+        host_cpus=os.cpu_count(),
+        python=platform.python_version(),
+        date=time.strftime("%Y-%m-%d"),
+    )
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=1))
+    print(f"JSON in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
