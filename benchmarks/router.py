@@ -54,19 +54,25 @@ def traffic(rng, board, n: int, local: float, near: float, update_ps: int):
     return src, dst, nsyn, inject
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def workload_args(doc: str, steps: int, out: str, argv=None) -> argparse.Namespace:
+    """The command line of a benchmark on this workload (``--threads`` sets NEUROCHIP_THREADS)."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--board", default="pohoiki-springs")
     ap.add_argument("--messages", type=int, default=4_000_000, help="messages per step")
-    ap.add_argument("--steps", type=int, default=4)
+    ap.add_argument("--steps", type=int, default=steps)
     ap.add_argument("--local", type=float, default=0.8, help="share of messages to the same chip")
     ap.add_argument("--near", type=float, default=0.15, help="share to a chip within 2 hops in x and y")
     ap.add_argument("--threads", type=int, help="kernel threads (default: NEUROCHIP_THREADS or all CPUs)")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--out", default=str(HERE / "results" / "router.json"))
+    ap.add_argument("--out", default=str(HERE / "results" / out))
     args = ap.parse_args(argv)
     if args.threads:
         os.environ["NEUROCHIP_THREADS"] = str(args.threads)
+    return args
+
+
+def main(argv=None) -> int:
+    args = workload_args(__doc__, 4, "router.json", argv)
 
     from neurochip.routing.kernel import threads
     from neurochip.routing.router import RouterModel

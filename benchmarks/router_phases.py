@@ -16,7 +16,6 @@ cent above ``router.py``'s.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -29,7 +28,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from router import traffic  # noqa: E402
+from router import traffic, workload_args  # noqa: E402
 
 
 def profiling_kernel():
@@ -45,18 +44,7 @@ def profiling_kernel():
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--board", default="pohoiki-springs")
-    ap.add_argument("--messages", type=int, default=4_000_000, help="messages per step")
-    ap.add_argument("--steps", type=int, default=2)
-    ap.add_argument("--local", type=float, default=0.8)
-    ap.add_argument("--near", type=float, default=0.15)
-    ap.add_argument("--threads", type=int, help="kernel threads (default: NEUROCHIP_THREADS or all CPUs)")
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--out", default=str(HERE / "results" / "router_phases.json"))
-    args = ap.parse_args(argv)
-    if args.threads:
-        os.environ["NEUROCHIP_THREADS"] = str(args.threads)
+    args = workload_args(__doc__, 2, "router_phases.json", argv)
 
     from neurochip.routing.kernel import PHASES, threads
     from neurochip.routing.router import RouterModel

@@ -1042,6 +1042,7 @@ cdef extern from *:
         int64_t *totals
         int per_message
         int64_t *phases
+    int PH_N "ncr::PH_N"
     int64_t ncr_simulate "ncr::simulate"(Params& P, int64_t n, int64_t chips, int threads) except + nogil
 
 
@@ -1081,6 +1082,9 @@ def simulate(src, dst, nsyn_a, inject_a, board, costs, out, int threads=1, bint 
     # no message crosses to another chip faster than this: chips run windows this long alone
     P.window = P.chop + P.cserv
     P.per_message = per_message
+    if phases is not None and (phases.dtype != "int64" or phases.size != threads * PH_N
+                               or not phases.flags.c_contiguous):
+        raise ValueError(f"router kernel: phases must be contiguous int64, {threads} x {PH_N}")
     P.phases = <int64_t*>ptr(phases) if phases is not None else NULL
     P.s_core = <const int64_t*>ptr(src)
     P.d_core = <const int64_t*>ptr(dst)

@@ -1,33 +1,25 @@
 """The kernel's profiling build (benchmarks/router_phases.py): same results, every phase timed."""
 
-import importlib.util
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from neurochip.routing.kernel import PHASES, threads
 from neurochip.routing.router import RouterModel
 from neurochip.routing.topology import BOARDS
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
-
-
-def _bench(name):
-    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from router_phases import profiling_kernel, traffic  # noqa: E402
 
 
 def test_the_profiling_build_gives_the_same_results_and_times_each_phase():
-    sys.path.insert(0, str(BENCH))  # (router_phases imports router)
-    phases_bench = _bench("router_phases")
     board = BOARDS["nahuku"]
     plain, profiled = RouterModel(board), RouterModel(board)
-    profiled._kernel = phases_bench.profiling_kernel()
+    profiled._kernel = profiling_kernel()
     rng = np.random.default_rng(3)
     ready = np.full(board.n_cores, 8_000_000, np.int64)
-    step = phases_bench.traffic(rng, board, 100_000, 0.8, 0.15, 8_000_000)
+    step = traffic(rng, board, 100_000, 0.8, 0.15, 8_000_000)
     phases = np.zeros((threads(), len(PHASES)), np.int64)
     out = profiled.simulate(*step, ready, per_message=True, phases=phases)
     ref = plain.simulate(*step, ready, per_message=True)
@@ -40,3 +32,7 @@ def test_the_profiling_build_gives_the_same_results_and_times_each_phase():
     untouched = np.zeros_like(phases)
     plain.simulate(*step, ready, per_message=False, phases=untouched)
     assert not untouched.any()
+    # an array of another size than threads x the kernel's phases is refused, not written past
+    short = np.zeros((threads(), len(PHASES) - 1), np.int64)
+    with pytest.raises(ValueError, match="phases"):
+        plain.simulate(*step, ready, per_message=False, phases=short)
