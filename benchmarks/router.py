@@ -71,6 +71,14 @@ def workload_args(doc: str, steps: int, out: str, argv=None) -> argparse.Namespa
     return args
 
 
+def save(result: dict, out: str) -> None:
+    """Write ``result``, with the host it ran on, as JSON to ``out``, and say where."""
+    result.update(host_cpus=os.cpu_count(), python=platform.python_version(), date=time.strftime("%Y-%m-%d"))
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(result, indent=1))
+    print(f"JSON in {out}")
+
+
 def main(argv=None) -> int:
     args = workload_args(__doc__, 4, "router.json", argv)
 
@@ -150,9 +158,6 @@ def main(argv=None) -> int:
             davies_2018_pj_per_synop=23.6,
         ),
         rows=rows,
-        host_cpus=os.cpu_count(),
-        python=platform.python_version(),
-        date=time.strftime("%Y-%m-%d"),
     )
     print(
         f"{result['messages_per_s'] / 1e6:.1f} M messages/s on {threads()} thread(s) "
@@ -160,9 +165,7 @@ def main(argv=None) -> int:
         f"{result['modelled']['barrier_us']} us; {result['modelled']['pj_per_synop_dynamic']} pJ per "
         f"synaptic op dynamic, {result['modelled']['pj_per_synop_total']} with static power"
     )
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=1))
-    print(f"JSON in {args.out}")
+    save(result, args.out)
     return 0
 
 

@@ -16,9 +16,6 @@ cent above ``router.py``'s.
 
 from __future__ import annotations
 
-import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -28,7 +25,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from router import traffic, workload_args  # noqa: E402
+from router import save, traffic, workload_args  # noqa: E402
 
 
 def profiling_kernel():
@@ -89,13 +86,8 @@ def main(argv=None) -> int:
         phases=list(PHASES),
         ms_per_step=mean.round(2).tolist(),
         rows=rows,
-        host_cpus=os.cpu_count(),
-        python=platform.python_version(),
-        date=time.strftime("%Y-%m-%d"),
     )
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=1))
-    print(f"JSON in {args.out}")
+    save(result, args.out)
     return 0
 
 
