@@ -180,7 +180,6 @@ cdef extern from *:
     // queueing (service and latency)
     struct Chain { int32_t base, width, len; int64_t lat, h; };
     typedef int64_t v8 __attribute__((vector_size(64)));  // a chain of up to 8 links
-    typedef uint64_t uv8 __attribute__((vector_size(64)));
     typedef int32_t v8i __attribute__((vector_size(32)));  // the same in 32-bit lanes
     typedef uint32_t uv8i __attribute__((vector_size(32)));
     struct Leg { int32_t tag; uint16_t tgt; uint8_t ew, ns; };  // see leg()
