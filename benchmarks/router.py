@@ -54,9 +54,12 @@ def traffic(rng, board, n: int, local: float, near: float, update_ps: int):
     return src, dst, nsyn, inject
 
 
-def workload_args(doc: str, steps: int, out: str, argv=None) -> argparse.Namespace:
-    """The command line of a benchmark on this workload (``--threads`` sets NEUROCHIP_THREADS)."""
+def workload_args(doc: str, steps: int, out: str, argv=None, add=None) -> argparse.Namespace:
+    """The command line of a benchmark on this workload (``--threads`` sets NEUROCHIP_THREADS;
+    ``add(parser)``: the benchmark's own arguments)."""
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    if add is not None:
+        add(ap)
     ap.add_argument("--board", default="pohoiki-springs")
     ap.add_argument("--messages", type=int, default=4_000_000, help="messages per step")
     ap.add_argument("--steps", type=int, default=steps)
