@@ -74,6 +74,21 @@ def workload_args(doc: str, steps: int, out: str, argv=None, add=None) -> argpar
     return args
 
 
+def workload_steps(args, board, costs):
+    """The steps of this workload, ``args.steps`` + 1 (step 0 warms up): (step number, its
+    messages as ``traffic`` gives them, when each core is ready for input)."""
+    rng = np.random.default_rng(args.seed)
+    update_ps = 1024 * costs.neuron_active_ps
+    ready = np.full(board.n_cores, update_ps, np.int64)
+    for k in range(args.steps + 1):
+        yield k, traffic(rng, board, args.messages, args.local, args.near, update_ps), ready
+
+
+def differing(ref: dict, out: dict) -> list[str]:
+    """The keys of a kernel's results ``ref`` whose values another build's ``out`` does not equal exactly."""
+    return [key for key, value in ref.items() if not np.array_equal(value, out[key])]
+
+
 def save(result: dict, out: str) -> None:
     """Write ``result``, with the host it ran on, as JSON to ``out``, and say where."""
     result.update(host_cpus=os.cpu_count(), python=platform.python_version(), date=time.strftime("%Y-%m-%d"))
@@ -91,15 +106,10 @@ def main(argv=None) -> int:
 
     board = BOARDS[args.board]
     model = RouterModel(board)
-    c = model.costs
     _ = model.kernel  # compile (or load) outside the timing
-    rng = np.random.default_rng(args.seed)
-    update_ps = 1024 * c.neuron_active_ps
-    ready = np.full(board.n_cores, update_ps, np.int64)
     chips = board.n_chips
     rows = []
-    for k in range(args.steps + 1):  # the first step warms up and is not counted
-        src, dst, nsyn, inject = traffic(rng, board, args.messages, args.local, args.near, update_ps)
+    for k, (src, dst, nsyn, inject), ready in workload_steps(args, board, model.costs):
         t0 = time.perf_counter()
         cost = model.step(
             src,
@@ -112,7 +122,7 @@ def main(argv=None) -> int:
             chips_used=chips,
         )
         seconds = time.perf_counter() - t0
-        if k == 0:
+        if k == 0:  # warm-up, not counted
             continue
         synops = int(nsyn.sum())
         dynamic = sum(v for key, v in cost.energy_pj.items() if key != "static")

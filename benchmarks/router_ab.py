@@ -26,7 +26,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from router import save, traffic, workload_args  # noqa: E402
+from router import differing, save, workload_args, workload_steps  # noqa: E402
 
 
 def candidate_kernel(path: str):
@@ -53,15 +53,10 @@ def main(argv=None) -> int:
     models = {"current": RouterModel(board), "candidate": RouterModel(board)}
     _ = models["current"].kernel
     models["candidate"]._kernel = candidate_kernel(args.candidate)
-    rng = np.random.default_rng(args.seed)
-    update_ps = 1024 * models["current"].costs.neuron_active_ps
-    ready = np.full(board.n_cores, update_ps, np.int64)
     seconds = {name: [] for name in models}
-    for k in range(args.steps + 1):  # the first step warms up, and checks the candidate's results
-        step = traffic(rng, board, args.messages, args.local, args.near, update_ps)
-        if k == 0:
-            ref, out = (m.simulate(*step, ready, per_message=True) for m in models.values())
-            differ = [key for key, value in ref.items() if not np.array_equal(value, out[key])]
+    for k, step, ready in workload_steps(args, board, models["current"].costs):
+        if k == 0:  # warm-up, and the check of the candidate's results
+            differ = differing(*(m.simulate(*step, ready, per_message=True) for m in models.values()))
             if differ:
                 raise SystemExit(f"the candidate's results differ from the current kernel's in {differ}")
             continue

@@ -25,7 +25,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from router import save, traffic, workload_args  # noqa: E402
+from router import differing, save, workload_args, workload_steps  # noqa: E402
 
 
 def profiling_kernel():
@@ -51,22 +51,17 @@ def main(argv=None) -> int:
     plain, model = RouterModel(board), RouterModel(board)
     _ = plain.kernel
     model._kernel = profiling_kernel()
-    rng = np.random.default_rng(args.seed)
-    update_ps = 1024 * model.costs.neuron_active_ps
-    ready = np.full(board.n_cores, update_ps, np.int64)
     n_threads = threads()
     rows = []
-    for k in range(args.steps + 1):  # the first step warms up, and checks the build against the plain one
-        step = traffic(rng, board, args.messages, args.local, args.near, update_ps)
+    for k, step, ready in workload_steps(args, board, model.costs):  # step 0 also checks the build
         phases = np.zeros((n_threads, len(PHASES)), np.int64)
         t0 = time.perf_counter()
         out = model.simulate(*step, ready, per_message=k == 0, phases=phases)
         seconds = time.perf_counter() - t0
         if k == 0:
-            ref = plain.simulate(*step, ready, per_message=True)
-            for key, value in ref.items():
-                if not np.array_equal(value, out[key]):
-                    raise SystemExit(f"the profiling build differs from the plain one in {key!r}")
+            differ = differing(plain.simulate(*step, ready, per_message=True), out)
+            if differ:
+                raise SystemExit(f"the profiling build differs from the plain one in {differ}")
             continue
         rows.append(dict(seconds=round(seconds, 4), ms=(phases / 1e6).round(2).tolist()))
     mean = np.mean([r["ms"] for r in rows], axis=0)  # (threads, phases)

@@ -10,7 +10,8 @@ from neurochip.routing.router import RouterModel
 from neurochip.routing.topology import BOARDS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from router_phases import profiling_kernel, traffic  # noqa: E402
+from router import traffic  # noqa: E402
+from router_phases import profiling_kernel  # noqa: E402
 
 
 def test_the_profiling_build_gives_the_same_results_and_times_each_phase():
