@@ -4,7 +4,8 @@ A candidate is a Python file that defines ``SOURCE`` the way ``routing/kernel.py
 does (copy that file and edit it). Both are compiled. On the first step the
 candidate's results must equal the current kernel's exactly (per message: arrival,
 completion and hops; per link: load and when it is free; per core; the totals),
-else it stops and says which differ. Then both run every step on the same
+both with per-message results and without them (as the timed steps run), else it
+stops and says which differ. Then both run every step on the same
 messages, taking turns at going first: on a shared host a build that runs right
 after another was measured up to ~5 % slower, which a fixed order would book to
 one side. Printed and written to JSON: each kernel's median and fastest step, its
@@ -55,10 +56,15 @@ def main(argv=None) -> int:
     models["candidate"]._kernel = candidate_kernel(args.candidate)
     seconds = {name: [] for name in models}
     for k, step, ready in workload_steps(args, board, models["current"].costs):
-        if k == 0:  # warm-up, and the check of the candidate's results
-            differ = differing(*(m.simulate(*step, ready, per_message=True) for m in models.values()))
-            if differ:
-                raise SystemExit(f"the candidate's results differ from the current kernel's in {differ}")
+        if k == 0:  # warm-up, and the check of the candidate's results, with and without per message
+            for per_message in (True, False):
+                outs = [m.simulate(*step, ready, per_message=per_message) for m in models.values()]
+                differ = differing(*outs)
+                if differ:
+                    raise SystemExit(
+                        f"the candidate's results differ from the current kernel's in {differ}"
+                        f" (per_message={per_message})"
+                    )
             continue
         for name in list(models)[:: 1 if k % 2 else -1]:
             t0 = time.perf_counter()

@@ -55,7 +55,11 @@ A message carries what its path needs (destination chip and core, the tile it
 heads for), so a hop reads no per-message table.
 
 Cores serve their arrivals after the last window, each in (time, id) order:
-nothing a core does feeds back into the network. Before the windows, one
+nothing a core does feeds back into the network. Without per-message results
+only when each core finishes is wanted, and a core is busy from when it is ready
+until its last arrival's work is done if all arrive by then: the work of
+arrivals no later than its ready time is summed as they come (their order cannot
+matter), and only later arrivals are kept, sorted and served. Before the windows, one
 parallel pass plans every message (its target tile, first chain and hop counts,
 in closed form) into a stream, in time order, for the thread that runs its
 source chip; each window, a thread hands its chips the messages that leave
@@ -198,6 +202,8 @@ cdef extern from *:
         int32_t *hops, *ew, *ns, *chops;
         int64_t *totals;    // hops, ew, ns, chip hops, last arrival, synaptic events
         int per_message;    // write arrive, done, hops, ew, ns, chip hops per message
+        int64_t* early;     // without per_message: per core, the work of the arrivals that come
+                            // no later than it is ready (see reached)
         int64_t* phases;    // with NCR_PROFILE: per thread, ns per Phase (or null)
         // chains 0 .. 2 ny - 1: row y east (2 y) and west (2 y + 1); then column x north
         // (2 ny + 2 x) and south (2 ny + 2 x + 1). A message takes at most one X chain, then
@@ -328,6 +334,18 @@ cdef extern from *:
             return;
         }
         const int64_t arrive = t + P.in_tile;
+        if (!P.per_message) {
+            // a core ready at r serves its arrivals first come first served: f = max(arrival, f)
+            // + work, from f = r. Arrivals at r or before all find it busy (f >= r), so only
+            // their work counts, in any order: it is summed here, and only later arrivals are
+            // kept and served in (time, id) order, from r plus that sum
+            const int64_t k = me * P.cpc + it.dl;
+            if (arrive <= P.core_free[k]) {
+                P.early[k] += (int64_t)it.nsyn * P.syn_op;
+                if (arrive > C.last) C.last = arrive;
+                return;
+            }
+        }
         C.arr.emplace_back();
         Arr& a = C.arr.back();
         a.when = arrive; a.id = it.id; a.core = (uint16_t)it.dl;
@@ -712,6 +730,8 @@ cdef extern from *:
 
     // each core of chip `me` handles its arrivals first come first served
     void serve_cores(Chip& C, Scratch& S, const Params& P, int64_t me) {
+        if (!P.per_message)
+            for (int64_t k = me * P.cpc; k < (me + 1) * P.cpc; ++k) P.core_free[k] += P.early[k];
         std::vector<Arr>& a = C.arr;
         if (a.empty()) return;
         std::vector<Arr>& g = S.arr_sorted;
@@ -742,6 +762,7 @@ cdef extern from *:
     struct Memory {  // kept from call to call: no fresh pages (and their faults) every step
         std::vector<Chip> chip;
         std::vector<int64_t> links;
+        std::vector<int64_t> early;
         std::vector<Scratch> scratch;
         std::vector<std::vector<std::vector<Item>>> boxes;
         std::vector<std::vector<Item>> streams;
@@ -766,6 +787,8 @@ cdef extern from *:
         P.clink = at;
         P.lk_per_chip = (at + 12 + 7) / 8 * 8;
         M.links.assign((size_t)chips * P.lk_per_chip, 0);
+        if (!P.per_message) M.early.assign((size_t)chips * P.cpc, 0);
+        P.early = M.early.data();
         P.lk = M.links.data();
         const int64_t plane = P.mx * P.my;
         const int64_t steps[6] = {1, -1, P.mx, -P.mx, plane, -plane};

@@ -32,3 +32,15 @@ def test_a_candidate_whose_results_differ_is_refused(tmp_path):
     with pytest.raises(SystemExit, match="'arrive'"):
         router_ab.main([str(candidate), *WORKLOAD, "--out", str(tmp_path / "ab.json")])
     assert not (tmp_path / "ab.json").exists()
+
+
+def test_a_candidate_that_differs_only_without_per_message_results_is_refused(tmp_path):
+    # the timed steps run without per-message results, so that path is checked too: here a
+    # core counts an arrival up to 1 us after it is ready as if it had come before
+    anchor = "if (arrive <= P.core_free[k]) {"
+    assert SOURCE.count(anchor) == 1
+    candidate = tmp_path / "sloppy.py"
+    candidate.write_text(f"SOURCE = {SOURCE.replace(anchor, anchor[:-3] + ' + 1000000) {')!r}\n")
+    with pytest.raises(SystemExit, match=r"'core_free'.*per_message=False"):
+        router_ab.main([str(candidate), *WORKLOAD, "--out", str(tmp_path / "ab.json")])
+    assert not (tmp_path / "ab.json").exists()
