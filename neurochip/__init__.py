@@ -40,19 +40,25 @@ _LAZY = {
 }
 
 
+# the subsystems (installed as neurochip.cores etc.), also imported on first use: nc.routing.topology
+_SUBPACKAGES = ("cores", "datasets", "learning", "routing")
+
+
 def __getattr__(name: str):
+    import importlib
+
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"neurochip.{name}")  # (which binds it here)
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'neurochip' has no attribute {name!r}")
-    import importlib
-
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBPACKAGES))
 
 
 __all__ = [

@@ -54,3 +54,17 @@ def test_installed_package_resolves_subpackages_by_full_name(tmp_path):
         assert origin is None or not origin.startswith(str(ROOT)), (name, origin)
     spec = importlib.util.find_spec("neurochip.cores")
     assert spec is not None and Path(spec.origin).parent.name == "cores"
+
+
+def test_subpackages_are_reachable_as_attributes_after_import_neurochip(tmp_path):
+    # in a fresh interpreter, so no earlier import has bound them already
+    code = (
+        "import sys, neurochip as nc\n"
+        "assert 'neurochip.routing' not in sys.modules\n"
+        "print(nc.routing.topology.BOARDS['nahuku'].n_chips, nc.cores.__name__,"
+        " nc.learning.LearningRule.__name__, nc.datasets.__name__, 'routing' in dir(nc))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == ["32", "neurochip.cores", "LearningRule", "neurochip.datasets", "True"]
