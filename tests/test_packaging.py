@@ -36,6 +36,13 @@ def test_wheel_holds_only_the_neurochip_package(tmp_path):
     assert "neurochip/cores/fixedpoint.py" in names
 
 
+def fresh_python(code: str, cwd) -> str:
+    """What ``code`` prints in a new interpreter started in ``cwd`` (so no import of ours is cached)."""
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, check=True
+    ).stdout
+
+
 def test_installed_package_resolves_subpackages_by_full_name(tmp_path):
     code = (
         "import importlib.util, json, neurochip.cores.fixedpoint, neurochip.routing, neurochip.learning, "
@@ -43,12 +50,9 @@ def test_installed_package_resolves_subpackages_by_full_name(tmp_path):
         "specs = {m: importlib.util.find_spec(m) for m in ('cores', 'routing', 'learning', 'datasets')}\n"
         "print(json.dumps({m: (s.origin if s else None) for m, s in specs.items()}))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
-    )
     import json
 
-    found = json.loads(out.stdout)
+    found = json.loads(fresh_python(code, tmp_path))
     for name, origin in found.items():
         # nothing of ours is importable as a top-level package (another project's `datasets` may be)
         assert origin is None or not origin.startswith(str(ROOT)), (name, origin)
@@ -57,14 +61,11 @@ def test_installed_package_resolves_subpackages_by_full_name(tmp_path):
 
 
 def test_subpackages_are_reachable_as_attributes_after_import_neurochip(tmp_path):
-    # in a fresh interpreter, so no earlier import has bound them already
     code = (
         "import sys, neurochip as nc\n"
         "assert 'neurochip.routing' not in sys.modules\n"
         "print(nc.routing.topology.BOARDS['nahuku'].n_chips, nc.cores.__name__,"
         " nc.learning.LearningRule.__name__, nc.datasets.__name__, 'routing' in dir(nc))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
-    ).stdout.split()
+    out = fresh_python(code, tmp_path).split()
     assert out == ["32", "neurochip.cores", "LearningRule", "neurochip.datasets", "True"]
