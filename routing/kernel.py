@@ -56,10 +56,9 @@ heads for), so a hop reads no per-message table.
 
 Cores serve their arrivals after the last window, each in (time, id) order:
 nothing a core does feeds back into the network. Without per-message results
-only when each core finishes is wanted, and a core is busy from when it is ready
-until its last arrival's work is done if all arrive by then: the work of
-arrivals no later than its ready time is summed as they come (their order cannot
-matter), and only later arrivals are kept, sorted and served. Before the windows, one
+only each core's finish time is wanted: an arrival no later than the core's
+ready time finds it busy whatever the order, so such arrivals' work is summed as
+they come, and only later arrivals are kept, sorted and served. Before the windows, one
 parallel pass plans every message (its target tile, first chain and hop counts,
 in closed form) into a stream, in time order, for the thread that runs its
 source chip; each window, a thread hands its chips the messages that leave
@@ -334,7 +333,10 @@ cdef extern from *:
             return;
         }
         const int64_t arrive = t + P.in_tile;
-        if (!P.per_message) {
+        if (arrive > C.last) C.last = arrive;
+        if (P.per_message) {
+            P.arrive[it.id] = arrive;
+        } else {
             // a core ready at r serves its arrivals first come first served: f = max(arrival, f)
             // + work, from f = r. Arrivals at r or before all find it busy (f >= r), so only
             // their work counts, in any order: it is summed here, and only later arrivals are
@@ -342,7 +344,6 @@ cdef extern from *:
             const int64_t k = me * P.cpc + it.dl;
             if (arrive <= P.core_free[k]) {
                 P.early[k] += (int64_t)it.nsyn * P.syn_op;
-                if (arrive > C.last) C.last = arrive;
                 return;
             }
         }
@@ -350,8 +351,6 @@ cdef extern from *:
         Arr& a = C.arr.back();
         a.when = arrive; a.id = it.id; a.core = (uint16_t)it.dl;
         a.nsyn = (uint16_t)((uint32_t)it.nsyn < MANY ? it.nsyn : MANY);
-        if (P.per_message) P.arrive[it.id] = arrive;
-        if (arrive > C.last) C.last = arrive;
     }
 
     // message `it` at time t into the chain `tag` (-1: none, it is at its target tile `tgt`)
