@@ -84,9 +84,17 @@ def workload_steps(args, board, costs):
         yield k, traffic(rng, board, args.messages, args.local, args.near, update_ps), ready
 
 
-def differing(ref: dict, out: dict) -> list[str]:
-    """The keys of a kernel's results ``ref`` whose values another build's ``out`` does not equal exactly."""
-    return [key for key, value in ref.items() if not np.array_equal(value, out[key])]
+def differing(ref, other, step, ready) -> list[str]:
+    """The results that model ``other`` (another kernel build) does not give exactly as ``ref``
+    does on one step, with per-message results and without them (the mode the benchmarks
+    time), each as ``'key' (per_message=...)``."""
+    found = []
+    for per_message in (True, False):
+        a, b = (m.simulate(*step, ready, per_message=per_message) for m in (ref, other))
+        found += [
+            f"{key!r} (per_message={per_message})" for key, v in a.items() if not np.array_equal(v, b[key])
+        ]
+    return found
 
 
 def save(result: dict, out: str) -> None:

@@ -3,10 +3,11 @@
 The kernel's phase timers (``NCR_TICK``/``NCR_PHASE`` in ``routing/kernel.py``)
 are no code in the normal build; this compiles a second build with
 ``NCR_PROFILE`` defined, checks that its results equal the normal build's on the
-first step, and times each phase per thread and step (ms): planning (wall time,
-both threads), injections into the chain queues, tile chains, chip links,
-scanning the planned messages and the loop over chips, barrier waits, the box
-drain between windows, and serving the cores. The timers cost a little
+first step (with and without per-message results), and times each phase per
+thread and step (ms): planning (wall time, both threads), injections into the
+chain queues, tile chains, chip links, scanning the planned messages and the
+loop over chips, barrier waits, the box drain between windows, and serving the
+cores. The timers cost a little
 (a clock read around each chip's window), so ``seconds`` here runs a few per
 cent above ``router.py``'s.
 
@@ -54,15 +55,15 @@ def main(argv=None) -> int:
     n_threads = threads()
     rows = []
     for k, step, ready in workload_steps(args, board, model.costs):  # step 0 also checks the build
+        if k == 0:
+            differ = differing(plain, model, step, ready)
+            if differ:
+                raise SystemExit(f"the profiling build differs from the plain one in {', '.join(differ)}")
+            continue
         phases = np.zeros((n_threads, len(PHASES)), np.int64)
         t0 = time.perf_counter()
-        out = model.simulate(*step, ready, per_message=k == 0, phases=phases)
+        model.simulate(*step, ready, per_message=False, phases=phases)
         seconds = time.perf_counter() - t0
-        if k == 0:
-            differ = differing(plain.simulate(*step, ready, per_message=True), out)
-            if differ:
-                raise SystemExit(f"the profiling build differs from the plain one in {differ}")
-            continue
         rows.append(dict(seconds=round(seconds, 4), ms=(phases / 1e6).round(2).tolist()))
     mean = np.mean([r["ms"] for r in rows], axis=0)  # (threads, phases)
     print(f"{args.messages:,} messages per step on {args.board}, {n_threads} thread(s); ms per step")
