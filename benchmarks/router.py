@@ -97,6 +97,20 @@ def differing(ref, other, step, ready) -> list[str]:
     return found
 
 
+def workload_record(args) -> dict:
+    """This workload's settings, for a benchmark's JSON."""
+    from neurochip.routing.kernel import threads
+
+    return dict(
+        board=args.board,
+        messages_per_step=args.messages,
+        steps=args.steps,
+        local=args.local,
+        near=args.near,
+        threads=threads(),
+    )
+
+
 def save(result: dict, out: str) -> None:
     """Write ``result``, with the host it ran on, as JSON to ``out``, and say where."""
     result.update(host_cpus=os.cpu_count(), python=platform.python_version(), date=time.strftime("%Y-%m-%d"))
@@ -160,13 +174,8 @@ def main(argv=None) -> int:
         print("  ".join(f"{r[col]!s:>14}" for col in cols))
     result = dict(
         benchmark="router",
-        board=args.board,
+        **workload_record(args),
         chips=chips,
-        messages_per_step=args.messages,
-        steps=args.steps,
-        local=args.local,
-        near=args.near,
-        threads=threads(),
         messages_per_s=round(total_messages / total_seconds),
         # the spread over the timed steps (a shared host's speed can drift from run to run)
         messages_per_s_steps=dict(min=min(rates), median=round(float(np.median(rates))), max=max(rates)),

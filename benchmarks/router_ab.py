@@ -27,7 +27,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from router import differing, save, workload_args, workload_steps  # noqa: E402
+from router import differing, save, workload_args, workload_record, workload_steps  # noqa: E402
 
 
 def candidate_kernel(path: str):
@@ -77,12 +77,7 @@ def main(argv=None) -> int:
     result = dict(
         benchmark="router_ab",
         candidate=str(args.candidate),
-        board=args.board,
-        messages_per_step=args.messages,
-        steps=args.steps,
-        local=args.local,
-        near=args.near,
-        threads=threads(),
+        **workload_record(args),
         identical=True,
         seconds={name: [round(x, 5) for x in s] for name, s in seconds.items()},
         median_s={name: round(v, 5) for name, v in median.items()},

@@ -26,7 +26,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from router import differing, save, workload_args, workload_steps  # noqa: E402
+from router import differing, save, workload_args, workload_record, workload_steps  # noqa: E402
 
 
 def profiling_kernel():
@@ -73,12 +73,7 @@ def main(argv=None) -> int:
     print(f"{'step (wall)':>12}{1e3 * np.mean([r['seconds'] for r in rows]):>10.1f}")
     result = dict(
         benchmark="router_phases",
-        board=args.board,
-        messages_per_step=args.messages,
-        steps=args.steps,
-        local=args.local,
-        near=args.near,
-        threads=n_threads,
+        **workload_record(args),
         phases=list(PHASES),
         ms_per_step=mean.round(2).tolist(),
         rows=rows,
